@@ -1,0 +1,1 @@
+"""The node daemon: CLI, service lifecycle, watching, scanning, actions, guard."""

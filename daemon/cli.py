@@ -1,0 +1,315 @@
+"""The ``scratchwarden`` command line.
+
+One top-level handler maps the error hierarchy (policies/errors.py) to a
+message and an exit code:
+
+    0  success, nothing found at or above the threshold
+    1  findings at or above the threshold (scan), or a verification failure
+    2  usage or runtime error (bad policy, bad config, inventory down, ...)
+
+Nothing printed here ever contains a detected value.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from daemon.paths import default_inventory_url, prepare_state_dir
+from inventory.records import FileObservation, FileStatus
+from policies.errors import ScratchwardenError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def handle_errors(fn: F) -> F:
+    """Map our errors to one line on stderr and an exit code; never a traceback
+    for an expected failure."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ScratchwardenError as e:
+            click.echo(f"scratchwarden: error: {e}", err=True)
+            sys.exit(e.exit_code if e.exit_code else EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("scratchwarden: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+              help="State directory (default /var/lib/scratchwarden as root, else a user dir).")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr.")
+@click.pass_context
+def main(ctx: click.Context, state_dir: Path | None, verbose: int) -> None:
+    """scratchwarden: find, inventory, retain, encrypt and guard agent scratch data."""
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"state_dir_opt": state_dir}
+
+
+def _state_dir(ctx: click.Context) -> Path:
+    obj: dict[str, Any] = ctx.obj
+    if "state_dir" not in obj:
+        obj["state_dir"] = prepare_state_dir(obj["state_dir_opt"])
+    return Path(obj["state_dir"])
+
+
+# ----------------------------------------------------------------------- scan
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
+              show_default=True, help="Human table, or one JSON object per file.")
+@click.option("--inventory", "inventory_url", default=None, metavar="URL",
+              help="SQLAlchemy URL of the inventory (default: SQLite file in the state dir).")
+@click.option("--no-inventory", is_flag=True, help="Do not record into the inventory.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Exit 1 when a finding scores at least this.")
+@click.option("--node", default=None, help="Node id recorded in the inventory (default: hostname).")
+@click.option("--jobs", "-j", type=click.IntRange(0, 64), default=1, show_default=True,
+              help="Worker processes (0: one per core).")
+@click.option("--patterns-only", is_flag=True,
+              help="Skip the NER model: pattern recognizers only (fast; no PERSON/LOCATION).")
+@click.pass_context
+@handle_errors
+def scan(ctx: click.Context, paths: tuple[Path, ...], fmt: str, inventory_url: str | None,
+         no_inventory: bool, threshold: float, node: str | None, jobs: int,
+         patterns_only: bool) -> None:
+    """Scan files and trees for PII and secrets; record them in the inventory.
+
+    Symlinks are never followed; sockets, FIFOs and devices are recorded as
+    skipped, not read. Offsets are character offsets into the file's decoded
+    text (or into the extracted text of the unit named by the locator)."""
+    from daemon.scan.runner import ScanJob, run_scan
+
+    for p in paths:
+        if not os.path.lexists(p):
+            raise click.BadParameter(f"no such file or directory: {p}", param_hint="PATHS")
+    state_dir = _state_dir(ctx)
+    store = None
+    if not no_inventory:
+        from inventory.store import Store
+
+        store = Store.open(inventory_url or default_inventory_url(state_dir))
+    job = ScanJob(paths=[str(p) for p in paths], state_dir=state_dir, jobs=jobs,
+                  use_ner=not patterns_only)
+    out = _TableOut(threshold) if fmt == "table" else _JsonlOut(threshold)
+    try:
+        summary = run_scan(job, sink=out.add, store=store, node=node or socket.gethostname(),
+                           progress=fmt == "table" and sys.stderr.isatty())
+    finally:
+        if store is not None:
+            store.close()
+    out.close(summary)
+    sys.exit(EXIT_FINDINGS if out.hits else EXIT_OK)
+
+
+class _JsonlOut:
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.hits = 0
+
+    def add(self, obs: FileObservation) -> None:
+        self.hits += any(f.score >= self.threshold for f in obs.findings)
+        click.echo(json.dumps(observation_json(obs), separators=(",", ":")))
+
+    def close(self, summary: dict[str, int]) -> None:
+        pass
+
+
+class _TableOut:
+    def __init__(self, threshold: float) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        self.threshold = threshold
+        self.hits = 0
+        self.console = Console()
+        self.table = Table(title="scratchwarden scan", show_lines=False)
+        for col in ("path", "status", "type", "size", "findings"):
+            self.table.add_column(col, overflow="fold")
+
+    def add(self, obs: FileObservation) -> None:
+        self.hits += any(f.score >= self.threshold for f in obs.findings)
+        status = obs.status.value if obs.status is FileStatus.SCANNED else \
+            f"{obs.status.value} ({obs.reason})"
+        self.table.add_row(obs.path, status, obs.mime or "", _human_size(obs.size),
+                           summarize_findings(obs, self.threshold))
+
+    def close(self, summary: dict[str, int]) -> None:
+        self.console.print(self.table)
+        parts = ", ".join(f"{v} {k}" for k, v in summary.items() if v)
+        self.console.print(f"{parts or 'nothing scanned'}; files with findings >= "
+                           f"{self.threshold}: {self.hits}")
+
+
+def summarize_findings(obs: FileObservation, threshold: float) -> str:
+    counts: dict[str, int] = {}
+    for f in obs.findings:
+        if f.score >= threshold:
+            counts[f.entity_type] = counts.get(f.entity_type, 0) + 1
+    return ", ".join(f"{k}×{v}" for k, v in sorted(counts.items()))
+
+
+def observation_json(obs: FileObservation) -> dict[str, Any]:
+    return {
+        "path": obs.path,
+        "status": obs.status.value,
+        "reason": obs.reason,
+        "size": obs.size,
+        "mime": obs.mime,
+        "sha256": obs.sha256,
+        "findings": [
+            {"entity_type": f.entity_type, "start": f.start, "end": f.end,
+             "score": f.score, "recognizer": f.recognizer, "locator": f.locator}
+            for f in obs.findings
+        ],
+    }
+
+
+def _human_size(n: int | None) -> str:
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(n)
+
+
+# ------------------------------------------------------------------ inventory
+
+@main.group()
+def inventory() -> None:
+    """Read the inventory."""
+
+
+@inventory.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
+              show_default=True)
+@click.option("--inventory", "inventory_url", default=None, metavar="URL")
+@click.option("--node", default=None, help="Only this node's assets.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write to this file (0600) instead of stdout.")
+@click.pass_context
+@handle_errors
+def inventory_export(ctx: click.Context, fmt: str, inventory_url: str | None,
+                     node: str | None, output: Path | None) -> None:
+    """Export every recorded file for an auditor: classification, counts,
+    sensitivity, owner, first/last seen, status. Never a detected value."""
+    from inventory.export import export
+    from inventory.store import Store
+
+    store = Store.open(inventory_url or default_inventory_url(_state_dir(ctx)))
+    try:
+        if output is None:
+            export(store, fmt, sys.stdout, node=node)  # type: ignore[arg-type]
+        else:
+            with _private_text_file(output) as fh:
+                export(store, fmt, fh, node=node)  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+def _private_text_file(path: Path) -> Any:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+
+
+
+# --------------------------------------------------------------------- daemon
+
+@main.command("daemon")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Node configuration (default /etc/scratchwarden/scratchwarden.yaml).")
+@click.pass_context
+@handle_errors
+def daemon_cmd(ctx: click.Context, config_path: Path | None) -> None:
+    """Run the node daemon in the foreground (systemd supervises it)."""
+    from daemon.config import load_config
+    from daemon.logging_setup import configure_json_logging
+    from daemon.metrics import Metrics
+    from daemon.sdnotify import Notifier
+    from daemon.service import Daemon
+
+    config = load_config(config_path)
+    if ctx.obj["state_dir_opt"] is not None:
+        config = config.model_copy(update={"state_dir": ctx.obj["state_dir_opt"]})
+    configure_json_logging(config.log_level)
+    metrics = Metrics()
+    server = metrics.serve(config.metrics_address) if config.metrics_address else None
+    try:
+        code = Daemon(config, config_path=config_path, notifier=Notifier.from_env(),
+                      metrics=metrics).run()
+    finally:
+        if server is not None:
+            server.close()
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw status document.")
+@click.pass_context
+@handle_errors
+def status(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
+    """Show a running daemon's state (from the status file in the state dir)."""
+    from daemon.config import load_config
+    from daemon.service import STATUS_FILE
+
+    config = load_config(config_path)
+    state = prepare_state_dir(ctx.obj["state_dir_opt"] or config.state_dir)
+    path = state / STATUS_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        click.echo(f"no daemon status at {path}: is the daemon running?", err=True)
+        sys.exit(EXIT_FINDINGS)
+    except (OSError, ValueError) as e:
+        raise ScratchwardenError(f"cannot read {path}: {e}") from e
+    alive = _pid_alive(int(doc.get("pid", 0)))
+    if as_json:
+        doc["running"] = alive
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(f"daemon: {'running' if alive else 'NOT running'} (pid {doc.get('pid')}, "
+                   f"node {doc.get('node')}, since {doc.get('started_at')})")
+        for key in ("roots", "queue_depth", "inflight", "files_per_second", "files_scanned",
+                    "unchanged_skipped", "scan_errors", "overflows", "reconciles",
+                    "last_reconcile", "worker_restarts", "deleted", "updated_at"):
+            click.echo(f"  {key:18} {doc.get(key)}")
+    sys.exit(EXIT_OK if alive else EXIT_FINDINGS)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

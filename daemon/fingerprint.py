@@ -1,0 +1,72 @@
+"""Keyed HMAC fingerprints of detected values.
+
+The inventory may correlate the same value across files without storing it:
+it keeps ``HMAC-SHA256(node key, normalised value)``. The key is generated on
+first use (32 random bytes, 0600, in the state dir) and never leaves the node
+unless an operator copies it to share fingerprints across a fleet."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import re
+import stat
+from pathlib import Path
+
+from policies.errors import KeyMaterialError
+
+KEY_NAME = "fingerprint.key"
+KEY_BYTES = 32
+_SEPARATORS = re.compile(r"[\s\-.()/]+")
+
+
+def normalise(value: str) -> str:
+    """Fold the spellings of one value together: case, spaces, dashes, dots."""
+    return _SEPARATORS.sub("", value).casefold()
+
+
+class Fingerprinter:
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            raise KeyMaterialError(f"fingerprint key: expected {KEY_BYTES} bytes, found {len(key)}")
+        self._key = key
+
+    def __call__(self, value: str) -> str:
+        return hmac.new(self._key, normalise(value).encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return "Fingerprinter(<key hidden>)"
+
+    @classmethod
+    def from_state_dir(cls, state_dir: Path) -> Fingerprinter:
+        return cls(load_or_create_key(state_dir / KEY_NAME))
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """Read the key, creating it atomically (O_EXCL) on first use. A key file
+    readable by group/other or of the wrong size is refused."""
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, os.urandom(KEY_BYTES))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as e:
+        raise KeyMaterialError(f"cannot open fingerprint key {path}: {e.strerror}") from e
+    try:
+        st = os.fstat(fd)
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            raise KeyMaterialError(
+                f"fingerprint key {path}: expected mode 0600 or stricter, "
+                f"found {stat.S_IMODE(st.st_mode):04o}")
+        key = os.read(fd, KEY_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(key) != KEY_BYTES:
+        raise KeyMaterialError(f"fingerprint key {path}: expected {KEY_BYTES} bytes, found {len(key)}")
+    return key

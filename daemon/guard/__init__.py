@@ -1,0 +1,1 @@
+"""Red-line enforcement: Landlock launcher, fanotify guard, systemd drop-ins."""

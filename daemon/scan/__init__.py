@@ -1,0 +1,1 @@
+"""Scanning: extraction of text from files, detection, the per-file pipeline."""

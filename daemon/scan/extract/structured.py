@@ -1,0 +1,196 @@
+"""JSON, NDJSON and delimited text (CSV/TSV).
+
+Values are what is scanned; keys and headers are context. Each value becomes
+one ``key: value`` line (the key next to the value helps the detector's
+context words) and a locator naming where it sits: ``$.users[0].email``,
+``line=12;$.x`` (NDJSON, 1-based line), ``row=N;col=header`` (CSV, 1-based
+record number counting the header record as row 1, as a spreadsheet shows
+it).
+
+A JSON document is parsed whole only up to ``JSON_PARSE_MAX_BYTES``; a bigger
+one is streamed as plain text (still scanned, without JSON paths), because a
+parsed document costs many times its size in memory. NDJSON and CSV are
+streamed record by record at any size.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from daemon.scan.extract.segmenting import SegmentPacker
+from daemon.scan.extract.sniff import MIME, delimiter_of
+from daemon.scan.extract.source import Ctx, Input, escape_locator_part
+from daemon.scan.extract.text import (
+    TextEncoding,
+    decode_head,
+    decoded_chunks,
+    iter_lines,
+    stream_segments,
+)
+from daemon.scan.segments import Limits, Segment
+from policies.errors import Unscannable
+
+JSON_PARSE_MAX_BYTES = 8 * 1024 * 1024
+MAX_LINE_CHARS = 4 * 1024 * 1024
+MAX_CONTEXT_WORDS = 64
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CONTEXT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,39}\Z")
+_NUMERIC = re.compile(r"[\d\s.,+\-()/:$%]*\Z")
+
+Result = tuple[str, Iterator[Segment]]
+
+
+def extract_json(inp: Input, enc: TextEncoding, ctx: Ctx) -> Result:
+    """JSON if the whole parses, NDJSON if its first line does, else text."""
+    data, more = inp.read_upto(JSON_PARSE_MAX_BYTES)
+    if more is None:
+        text = decode_head(data, enc, complete=True)
+        doc = _parse(text)
+        if doc is not _INVALID:
+            return MIME["json"], _json_segments(doc, ctx.limits)
+        if _first_line_parses(text):
+            return MIME["ndjson"], _ndjson_segments(iter_lines([text], MAX_LINE_CHARS), ctx.limits)
+        return MIME["text"], stream_segments([text], ctx.limits)
+    lines = iter_lines(decoded_chunks(more, enc), MAX_LINE_CHARS)
+    if _first_line_parses(decode_head(data[:MAX_LINE_CHARS], enc, complete=False)):
+        return MIME["ndjson"], _ndjson_segments(lines, ctx.limits)
+    return MIME["json"], stream_segments(lines, ctx.limits)
+
+
+class _Invalid:
+    pass
+
+
+_INVALID = _Invalid()
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _INVALID
+
+
+def _first_line_parses(text: str) -> bool:
+    for line in text.split("\n"):
+        if line.strip():
+            return isinstance(_parse(line), dict | list)
+    return False
+
+
+def _json_segments(doc: Any, limits: Limits) -> Iterator[Segment]:
+    keys = _context_keys(doc)
+    packer = SegmentPacker(limits, context=keys, cap=limits.max_text_chars)
+    for path, key, value in _leaves(doc, "$"):
+        yield from packer.add(path, _line(key, value))
+    yield from packer.flush()
+
+
+def _ndjson_segments(lines: Iterable[str], limits: Limits) -> Iterator[Segment]:
+    packer = SegmentPacker(limits)
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        doc = _parse(line)
+        if doc is _INVALID:
+            yield from packer.add(f"line={n}", line if line.endswith("\n") else line + "\n")
+            continue
+        for path, key, value in _leaves(doc, "$"):
+            yield from packer.add(f"line={n};{path}", _line(key, value))
+    yield from packer.flush()
+
+
+def _leaves(doc: Any, root: str) -> Iterator[tuple[str, str | None, Any]]:
+    """``(json_path, nearest_key, scalar)`` in document order, iteratively
+    (a deeply nested document cannot exhaust the stack here)."""
+    stack: list[tuple[str, str | None, Any]] = [(root, None, doc)]
+    while stack:
+        path, key, value = stack.pop()
+        if isinstance(value, dict):
+            items = [(_child(path, str(k)), str(k), v) for k, v in value.items()]
+            stack.extend(reversed(items))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{path}[{i}]", key, v) for i, v in enumerate(value)]))
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            yield path, key, value
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if _IDENT.match(key) else f"{path}[{json.dumps(key)}]"
+
+
+def _line(key: str | None, value: Any) -> str:
+    if key is None:
+        return f"{value}\n"
+    return f"{key.replace(chr(10), ' ')}: {value}\n"
+
+
+def _context_keys(doc: Any) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    stack = [doc]
+    while stack and len(seen) < MAX_CONTEXT_WORDS:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and _CONTEXT_WORD.match(k):
+                    seen.setdefault(k, None)
+                stack.append(v)
+        elif isinstance(value, list):
+            stack.extend(value)
+    return tuple(seen)[:MAX_CONTEXT_WORDS]
+
+
+def extract_delimited(inp: Input, enc: TextEncoding, ctx: Ctx) -> Result:
+    head_text = decode_head(inp.head, enc, complete=inp.size == len(inp.head))
+    delim = delimiter_of(head_text, inp.name) or ","
+    lines = iter_lines(decoded_chunks(inp.chunks(), enc), MAX_LINE_CHARS)
+    mime = MIME["tsv"] if delim == "\t" else MIME["csv"]
+    return mime, _csv_segments(csv.reader(lines, delimiter=delim), ctx.limits)
+
+
+def _csv_segments(rows: Iterator[list[str]], limits: Limits) -> Iterator[Segment]:
+    try:
+        first = next(rows, None)
+        if first is None:
+            return
+        header = _header(first)
+        context = tuple(h for h in header if _CONTEXT_WORD.match(h))[:MAX_CONTEXT_WORDS]
+        packer = SegmentPacker(limits, context=context)
+        if not header:
+            yield from _row_units(packer, 1, first, [])
+        else:
+            yield from packer.add("row=1", limits_join(first))
+        for n, row in enumerate(rows, start=2):
+            yield from _row_units(packer, n, row, header)
+        yield from packer.flush()
+    except csv.Error as e:
+        raise Unscannable("corrupt", f"delimited text does not parse: {e}") from e
+
+
+def limits_join(cells: list[str]) -> str:
+    return " | ".join(cells) + "\n"
+
+
+def _header(first: list[str]) -> list[str]:
+    """The first record is a header when its cells are all non-empty,
+    distinct, and none looks like a number, date or address."""
+    cells = [c.strip() for c in first]
+    if len(cells) < 2 or len(set(cells)) != len(cells):
+        return []
+    if any(not c or _NUMERIC.match(c) or "@" in c for c in cells):
+        return []
+    return cells
+
+
+def _row_units(packer: SegmentPacker, n: int, row: list[str],
+               header: list[str]) -> Iterator[Segment]:
+    for j, cell in enumerate(row):
+        if not cell.strip():
+            continue
+        name = header[j] if j < len(header) else str(j + 1)
+        prefix = f"{name}: " if j < len(header) else ""
+        yield from packer.add(f"row={n};col={escape_locator_part(name)}", f"{prefix}{cell}\n")

@@ -1,0 +1,146 @@
+"""The per-file scan pipeline, shared by ``scratchwarden scan`` and the daemon:
+
+    stat -> extract text (by content) -> detect -> findings with locators and
+    fingerprints -> FileObservation
+
+Values exist only inside ``_findings_for`` long enough to fingerprint them;
+nothing returned or raised carries one. Every failure becomes a recorded
+status with a reason: a file that could not be scanned is never "clean"."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from daemon.fingerprint import Fingerprinter
+from daemon.scan.segments import Limits, Segment
+from inventory.records import FileObservation, FileStatus, Finding
+from policies.errors import FileError, Unscannable
+
+log = logging.getLogger(__name__)
+
+HASH_CHUNK = 1 << 20
+
+
+class RawFindingLike(Protocol):
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+
+
+class DetectorLike(Protocol):
+    def detect(self, text: str, context: tuple[str, ...] | list[str] = ...) -> list[RawFindingLike]: ...
+
+
+_NON_REGULAR = (
+    (stat.S_ISLNK, "symlink"),
+    (stat.S_ISFIFO, "fifo"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "device"),
+    (stat.S_ISBLK, "device"),
+)
+
+
+def non_regular_reason(mode: int) -> str | None:
+    for test, reason in _NON_REGULAR:
+        if test(mode):
+            return reason
+    return None if stat.S_ISREG(mode) else "not-a-regular-file"
+
+
+def sha256_file(path: str) -> str:
+    from daemon.safefs import open_nofollow
+
+    h = hashlib.sha256()
+    fd = open_nofollow(path)
+    try:
+        while chunk := os.read(fd, HASH_CHUNK):
+            h.update(chunk)
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+@dataclass
+class Scanner:
+    """Holds what is expensive to build once per process: the detector (NER
+    model) and the fingerprint key."""
+
+    detector: DetectorLike
+    fingerprinter: Fingerprinter
+    limits: Limits = field(default_factory=Limits)
+
+    def scan(self, path: str, st: os.stat_result | None = None) -> FileObservation:
+        t0 = time.monotonic()
+        try:
+            st = st or os.lstat(path)
+        except OSError as e:
+            return FileObservation(path, FileStatus.UNSCANNABLE, reason=_os_reason(e))
+        base = dict(size=st.st_size, inode=st.st_ino, device=st.st_dev, mtime_ns=st.st_mtime_ns)
+        skip = non_regular_reason(st.st_mode)
+        if skip:
+            return FileObservation(path, FileStatus.SKIPPED, reason=skip, **base)  # type: ignore[arg-type]
+        try:
+            digest = sha256_file(path)
+            mime, findings = self._extract_and_detect(path)
+        except FileError as e:
+            status = FileStatus.SKIPPED if type(e).__name__ == "Skipped" else FileStatus.UNSCANNABLE
+            return FileObservation(path, status, reason=e.reason, **base,  # type: ignore[arg-type]
+                                   scan_seconds=time.monotonic() - t0)
+        except OSError as e:
+            return FileObservation(path, FileStatus.UNSCANNABLE, reason=_os_reason(e), **base,  # type: ignore[arg-type]
+                                   scan_seconds=time.monotonic() - t0)
+        except Exception as e:  # noqa: BLE001 - one bad file never stops a run
+            log.warning("scan failed", extra={"path": path, "error_type": type(e).__name__})
+            return FileObservation(path, FileStatus.UNSCANNABLE, reason="internal-error",
+                                   **base, scan_seconds=time.monotonic() - t0)  # type: ignore[arg-type]
+        return FileObservation(path, FileStatus.SCANNED, mime=mime, sha256=digest,
+                               findings=tuple(findings), scan_seconds=time.monotonic() - t0,
+                               **base)  # type: ignore[arg-type]
+
+    def _extract_and_detect(self, path: str) -> tuple[str, list[Finding]]:
+        from daemon.scan.extract import extract_file
+
+        extraction = extract_file(path, self.limits)
+        seen: dict[tuple[str | None, int, int, str], Finding] = {}
+        for seg in extraction.segments:  # type: ignore[attr-defined]
+            for f in self._findings_for(seg):
+                key = (f.locator, f.start, f.end, f.entity_type)
+                old = seen.get(key)
+                if old is None or f.score > old.score:
+                    seen[key] = f
+        ordered = sorted(seen.values(), key=lambda f: (f.locator or "", f.start, f.entity_type))
+        return extraction.mime, ordered
+
+    def _findings_for(self, seg: Segment) -> Iterable[Finding]:
+        for raw in self.detector.detect(seg.text, tuple(seg.context)):
+            value = seg.text[raw.start:raw.end]
+            yield Finding(
+                entity_type=raw.entity_type,
+                start=seg.base + raw.start,
+                end=seg.base + raw.end,
+                score=round(float(raw.score), 4),
+                recognizer=raw.recognizer,
+                locator=seg.locate(raw.start),
+                fingerprint=self.fingerprinter(value),
+            )
+
+
+def _os_reason(e: OSError) -> str:
+    import errno
+
+    return {
+        errno.EACCES: "permission-denied",
+        errno.EPERM: "permission-denied",
+        errno.ENOENT: "vanished",
+        errno.ELOOP: "symlink",
+        errno.EIO: "io-error",
+    }.get(e.errno or 0, "os-error")

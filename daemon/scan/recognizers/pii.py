@@ -1,0 +1,177 @@
+"""Our PII recognizers, declared as data in the Presidio style.
+
+Each class is a ``PatternRecognizer`` with ``PATTERNS`` (name, regex, score)
+and ``CONTEXT`` words (a context word among the 5 words before a match raises
+its score by 0.35, to at least 0.4). They fill the gaps of Presidio's defaults
+with the small spaCy model: street addresses (no default recognizer at all),
+person names after titles and in labelled fields, international phone
+layouts, US driver licences next to their label.
+
+The regexes are generic and use public knowledge only (USPS street suffixes,
+common European street words, US military mail codes); no value from any
+evaluation data set is listed here.
+
+Unlike Presidio's defaults, these run case-SENSITIVE (``re.MULTILINE`` only):
+capitalisation is most of what tells "24 Clarke Avenue" from "24 hours a day".
+Case-insensitive parts are marked with scoped ``(?i:...)`` groups.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import regex as re
+from presidio_analyzer import Pattern, PatternRecognizer
+
+FLAGS = re.MULTILINE
+
+# ----------------------------------------------------------------------------- building blocks
+
+_CAP = r"\p{Lu}[\p{L}\p{M}'’\-]*\.?"                       # a capitalised word
+_PARTICLE = r"(?:de|del|della|delle|dei|der|des|du|da|do|dos|das|di|la|le|les|van|von|" \
+            r"den|het|ten|ter|z|y|e|el|al|of|the|and|am|an|im|zum|zur|sur|sous|en)"
+_NUM = r"\d{1,6}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?"          # house / building number
+_SP = r"[ \t]+"
+# USPS Publication 28 street suffixes (common ones, full and abbreviated) + a few UK/intl.
+_SUFFIX = (
+    r"(?i:street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|"
+    r"square|sq|terrace|ter|way|parkway|pkwy|highway|hwy|circle|cir|crescent|cres|close|"
+    r"route|rte|trail|trl|point|pt|plaza|plz|row|walk|hill|heights|hts|park|gardens|gdns|"
+    r"grove|mews|path|pike|alley|aly|loop|ridge|rdg|view|crossing|xing|junction|jct|landing|"
+    r"manor|meadows?|mills?|orchard|pass|prairie|springs?|station|summit|valley|village|vista|"
+    r"green|gate|quay|wharf|esplanade|embankment|causeway|expressway|expy|freeway|fwy|"
+    r"turnpike|tpke|union|club|estates?|fields?|forest|harbou?r|island|lakes?|oval|port|"
+    r"ranch|shores?|track|bypass|spur|str|strasse|straße|utca|út|ut|broadway|circus|parade)"
+)
+# Street words that lead the name (French, Italian, Spanish, Portuguese, ...).
+_PREFIX = (
+    r"(?i:rue|rua|via|viale|vicolo|calle|carrer|avenida|avda|avenue|av\.|piazza|piazzale|"
+    r"largo|corso|strada|ulica|ul\.|plac|praça|praca|travessa|estrada|boulevard|bd|chemin|"
+    r"allée|allee|place|quai|route|impasse|camino|paseo|plaza|ronda|rambla|viela|alameda|"
+    r"odos|leoforos|λεωφόρος|οδός)"
+)
+# Street words glued to the end of the name (German, Nordic, Dutch, Finnish, ...).
+_GLUED = (
+    r"(?:strasse|straße|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|markt|gatan|gata|"
+    r"vägen|väg|vej|vejen|gade|stræde|veien|vegen|vei|veg|vegur|gata|laan|straat|plein|kade|"
+    r"dreef|singel|dijk|gracht|tie|katu|kuja|polku|utca|ulica|cesta|ulice|út)"
+)
+_SECONDARY = (r"(?i:apt|apartment|suite|ste|unit|room|rm|floor|fl|bldg|building|box|"
+              r"p\.?\s?o\.?\s?box|dept|flat)\.?[ \t]*#?[ \t]*\d{1,5}[A-Za-z]?\b")
+_MILITARY = (r"(?i:(?:psc|cmr|unit)[ \t]+\d{3,5},?[ \t]+box[ \t]+\d{3,5}|usns?[ \t]+\p{L}+)"
+             r"\s*\n?[ \t]*(?i:apo|fpo|dpo)[ \t]+(?i:aa|ae|ap)[ \t]+\d{5}\b")
+# One further line/segment of an address block: a unit, "City", "City, ST 12345",
+# "Country 12345", ", CO", a bare postal code. Joined by a comma or ONE newline
+# (with optional quoting/bullet characters at the start of the line).
+_LINE_LEAD = r"(?:[ \t]*,[ \t]*|[ \t]*,?[ \t]*\n[ \t>?*•\-]*,?[ \t]*|" + _SP + r")"
+_PLACE = (rf"\p{{Lu}}[\p{{L}}\p{{M}}'’\-]*\.?(?:[ \t]+(?:{_CAP}|{_PARTICLE}|\(\p{{L}}+\)))"
+          r"{0,3}(?:[ \t]+\d{4,6}(?:-\d{4})?)?")
+_TAIL_PART = (rf"(?:{_LINE_LEAD}(?:{_SECONDARY}|\p{{Lu}}{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?|"
+              rf"\d{{5}}(?:-\d{{4}})?\b|{_PLACE}))")
+_TAIL_COMMA = rf"(?:[ \t]*,[ \t]*(?:{_SECONDARY}|{_PLACE}|\p{{Lu}}{{2}}[ \t]+\d{{5}}))"
+_NAME_RUN = rf"(?:(?:{_CAP}|{_PARTICLE}){_SP}){{0,4}}"
+
+_STREET_SUFFIXED = rf"\b{_NUM}(?:{_SP}{_NUM})?{_SP}{_NAME_RUN}{_CAP}{_SP}{_SUFFIX}\b\.?"
+_STREET_PREFIXED = rf"\b(?:{_NUM}{_SP})?{_PREFIX}{_SP}{_NAME_RUN}{_CAP}{_SP}{_NUM}\b"
+_STREET_GLUED = (rf"\b(?:{_NUM}{_SP})?(?:{_CAP}{_SP}){{0,3}}\p{{Lu}}[\p{{L}}\p{{M}}]*{_GLUED}"
+                 rf"\.?{_SP}{_NUM}\b")
+_STREET_NUMBERED = rf"\b\d{{2,6}}{_SP}(?:{_CAP}{_SP}){{1,3}}{_NUM}\b"
+
+
+def _with_tail(street: str, parts: int = 5) -> str:
+    """A street line followed by up to ``parts`` unit/city/region/country segments."""
+    return rf"{street}(?:{_TAIL_PART}){{0,{parts}}}"
+
+
+class StreetAddressRecognizer(PatternRecognizer):  # type: ignore[misc]
+    """Street addresses, US and international, as one span over the whole block
+    (street line, unit, city, region, postal code, country).
+
+    Scores: a street with a known suffix, leading or glued street word, or a
+    US military address is strong (0.5-0.85); "number + words + number" is
+    weak (0.3) and needs a context word; a lone "Apt./Suite 12" likewise.
+    """
+
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern("military (PSC/Unit/USS + APO/FPO/DPO)", _MILITARY, 0.85),
+        Pattern("street with suffix + block", _with_tail(_STREET_SUFFIXED), 0.6),
+        Pattern("street word first + block", _with_tail(_STREET_PREFIXED), 0.55),
+        Pattern("glued street word + block", _with_tail(_STREET_GLUED), 0.55),
+        Pattern("number words number + block",
+                rf"{_STREET_NUMBERED}(?:{_TAIL_PART}){{1,5}}", 0.5),
+        Pattern("number words number", _STREET_NUMBERED + _TAIL_COMMA + "{0,3}", 0.3),
+        Pattern("city, ST zip", rf"\b{_CAP}(?:[ \t]+{_CAP}){{0,2}},[ \t]*\p{{Lu}}{{2}}[ \t]+"
+                r"\d{5}(?:-\d{4})?\b", 0.5),
+        Pattern("unit", rf"\b(?i:apt|apartment|suite|ste)\.?[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b"
+                + _TAIL_COMMA + "{0,3}", 0.35),
+    ]
+    CONTEXT: ClassVar[list[str]] = [
+        "address", "street", "live", "lives", "living", "located", "location", "ship",
+        "shipping", "deliver", "delivery", "mail", "mailing", "residence", "resides",
+        "moved", "office", "offices", "meet", "corner", "drops", "station", "apartment",
+        "suite", "billing", "postal", "home",
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity="ADDRESS", name="StreetAddressRecognizer",
+                         patterns=self.PATTERNS, context=self.CONTEXT,
+                         supported_language="en", global_regex_flags=FLAGS)
+
+
+# ----------------------------------------------------------------------------- persons
+
+_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Mme|Mlle|Herr|Frau|Sr|Sra|Rev|Fr)"
+_NAME = r"\p{Lu}[\p{Ll}\p{M}'’]+(?:-\p{Lu}[\p{Ll}\p{M}'’]+)?"
+_INITIAL = r"\p{Lu}\."
+_FULL_NAME = rf"{_NAME}(?:[ \t]+(?:{_INITIAL}|{_NAME}|{_PARTICLE})){{0,2}}[ \t]+{_NAME}"
+
+
+class TitledPersonRecognizer(PatternRecognizer):  # type: ignore[misc]
+    """Person names introduced by a title ("Dr. Jane Roe", "Mrs Smith") or a
+    field label ("Name: Jane Roe", "Dear Jane,", "Sincerely,\\nJane Roe")."""
+
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern("title + name", rf"(?<={_TITLE}\.?[ \t]+)(?:{_FULL_NAME}|{_NAME})\b", 0.6),
+        Pattern("labelled name",
+                rf"(?<=\b(?i:name|full name|customer|patient|contact|employee|applicant|"
+                rf"signed|from|to|attn|attention|cc|author|owner|holder|recipient|sender)"
+                rf"[ \t]*:[ \t]*){_FULL_NAME}\b", 0.5),
+        Pattern("greeting", rf"(?<=\b(?:Dear|Hi|Hello|Hey)[ \t]+){_FULL_NAME}\b", 0.45),
+        Pattern("sign-off", rf"(?<=\b(?i:regards|sincerely|thanks|thank you|cheers|best),?"
+                rf"[ \t]*\n[ \t]*){_FULL_NAME}\b", 0.5),
+    ]
+    CONTEXT: ClassVar[list[str]] = ["name", "mr", "mrs", "ms", "dr", "dear", "sincerely"]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity="PERSON", name="TitledPersonRecognizer",
+                         patterns=self.PATTERNS, context=self.CONTEXT,
+                         supported_language="en", global_regex_flags=FLAGS)
+
+
+# ----------------------------------------------------------------------------- US driver licence
+
+
+class UsDriverLicenseContextRecognizer(PatternRecognizer):  # type: ignore[misc]
+    """US driver licence numbers right after their label. Presidio's own
+    recognizer scores most state formats too low to pass without context in
+    the 5 preceding words; a label directly in front is strong evidence."""
+
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern("labelled licence number",
+                r"(?<=\b(?i:driver'?s?|driving)[ \t]+(?i:licen[cs]e|lic\.?|permit)"
+                r"(?:[ \t]+(?i:number|no\.?|num|#))?[ \t]*(?::|is|#)?[ \t]*)"
+                r"(?=[A-Z0-9*\-]*\d)[A-Z0-9][A-Z0-9\-]{4,16}[A-Z0-9]\b", 0.7),
+    ]
+    CONTEXT: ClassVar[list[str]] = ["driver", "license", "licence", "permit", "dl"]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity="US_DRIVER_LICENSE",
+                         name="UsDriverLicenseContextRecognizer", patterns=self.PATTERNS,
+                         context=self.CONTEXT, supported_language="en",
+                         global_regex_flags=FLAGS)
+
+
+def pii_recognizers() -> list[PatternRecognizer]:
+    """Fresh instances of every recognizer in this module."""
+    return [StreetAddressRecognizer(), TitledPersonRecognizer(),
+            UsDriverLicenseContextRecognizer()]

@@ -1,0 +1,119 @@
+"""One-shot scans: walk the given paths, scan every file (in workers when
+asked), hand each observation to a sink (the CLI's output) and record them in
+the inventory in batches."""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from daemon.scan.walk import walk
+from daemon.scan.workers import ScannerSpec, make_executor, submit_scan
+from inventory.records import FileObservation, FileStatus
+
+BATCH = 200
+
+
+@dataclass
+class ScanJob:
+    paths: list[str]
+    state_dir: Path
+    jobs: int = 1
+    use_ner: bool = True
+
+
+def iter_targets(paths: list[str]) -> Iterator[tuple[str, str]]:
+    """(root, file path) for every non-directory entry under the given paths."""
+    for p in paths:
+        root = os.path.abspath(p)
+        if not os.path.isdir(root) or os.path.islink(root):
+            root = os.path.dirname(root)
+        for entry in walk(os.path.abspath(p)):
+            yield root, entry.path
+
+
+def run_scan(job: ScanJob, sink: Callable[[FileObservation], None], store: Any | None,
+             node: str, progress: bool = False) -> dict[str, int]:
+    spec = ScannerSpec(state_dir=str(job.state_dir), use_ner=job.use_ner)
+    summary: collections.Counter[str] = collections.Counter()
+    pending: list[tuple[str, FileObservation]] = []
+
+    def flush() -> None:
+        if store is not None and pending:
+            now = datetime.now(UTC)
+            by_root: dict[str, list[FileObservation]] = collections.defaultdict(list)
+            for root, obs in pending:
+                by_root[root].append(obs)
+            for root, batch in by_root.items():
+                store.record_many(node, root, batch, now=now)
+        pending.clear()
+
+    def done(root: str, obs: FileObservation) -> None:
+        summary[obs.status.value] += 1
+        if obs.status is FileStatus.SCANNED and obs.findings:
+            summary["with findings"] += 1
+        sink(obs)
+        pending.append((root, obs))
+        if len(pending) >= BATCH:
+            flush()
+
+    targets = list(iter_targets(job.paths))
+    bar = _Progress(len(targets)) if progress else None
+    executor = make_executor(spec, job.jobs)
+    try:
+        inflight: dict[Future[FileObservation], tuple[str, str]] = {}
+        limit = max(4, 4 * max(job.jobs, 1))
+        for root, path in targets:
+            inflight[submit_scan(executor, path)] = (root, path)
+            if len(inflight) >= limit:
+                _drain(inflight, done, bar, FIRST_COMPLETED)
+        _drain(inflight, done, bar, None)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        if bar:
+            bar.close()
+    flush()
+    return dict(summary)
+
+
+def _drain(inflight: dict[Future[FileObservation], tuple[str, str]],
+           done: Callable[[str, FileObservation], None], bar: _Progress | None,
+           mode: str | None) -> None:
+    while inflight:
+        finished, _ = wait(list(inflight), return_when=mode or "ALL_COMPLETED")
+        for fut in finished:
+            root, path = inflight.pop(fut)
+            try:
+                obs = fut.result()
+            except Exception as e:  # noqa: BLE001 - a dead worker is one unscannable file
+                obs = FileObservation(path=path, status=FileStatus.UNSCANNABLE,
+                                      reason=f"worker-error:{type(e).__name__}")
+            done(root, obs)
+            if bar:
+                bar.advance()
+        if mode:
+            return
+
+
+class _Progress:
+    """A rich progress bar on stderr (only on a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._p = Progress(console=Console(stderr=True), transient=True)
+        self._p.start()
+        self._task = self._p.add_task("scanning", total=total)
+
+    def advance(self) -> None:
+        self._p.advance(self._task)
+
+    def close(self) -> None:
+        self._p.stop()

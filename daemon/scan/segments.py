@@ -1,0 +1,71 @@
+"""The contract between extraction and detection.
+
+An extractor turns one file into a stream of ``Segment``s: text plus where it
+came from. Detection runs over each segment's text; a finding's offsets are
+character offsets into ``segment.text`` shifted by ``segment.base`` (so for a
+plain-text file, offsets into the file's whole decoded text even when it is
+streamed in pieces). ``locators`` map offsets inside the segment to a finer
+locator (a JSON path, a CSV row/column, a page) for formats whose extracted
+text is a concatenation of units.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds against hostile input. Every extractor honours them."""
+
+    max_file_bytes: int = 64 * 1024 * 1024          # larger files: streamed text only, or too-large
+    max_text_chars: int = 16 * 1024 * 1024          # extracted text cap per file
+    max_archive_depth: int = 3                       # nested archives
+    max_archive_members: int = 10_000
+    max_archive_total_bytes: int = 256 * 1024 * 1024  # uncompressed, all members together
+    max_compression_ratio: float = 100.0             # per member and overall
+    max_sqlite_rows_per_table: int = 200             # sampled rows
+    max_sqlite_tables: int = 200
+    max_pdf_pages: int = 2_000
+    max_mail_parts: int = 1_000
+    segment_chars: int = 1_000_000                  # streamed plain-text piece size
+    segment_overlap: int = 512                      # overlap between streamed pieces
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of extracted text.
+
+    ``locator``: the unit this text comes from, ``None`` for the file's own
+    decoded text; e.g. ``"page=3"``, ``"member=inner.zip/a.csv"``.
+    ``base``: offset of ``text[0]`` within that unit's text.
+    ``context``: words that help the detector (CSV headers, JSON keys, table and
+    column names); never values.
+    ``locators``: sorted ``(offset_in_text, sub_locator)``; a finding at offset
+    ``o`` gets the last sub-locator whose offset is ``<= o`` appended.
+    """
+
+    text: str
+    locator: str | None = None
+    base: int = 0
+    context: tuple[str, ...] = ()
+    locators: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+
+    def locate(self, offset: int) -> str | None:
+        if not self.locators:
+            return self.locator
+        i = bisect.bisect_right(self.locators, (offset, "\U0010ffff")) - 1
+        if i < 0:
+            return self.locator
+        sub = self.locators[i][1]
+        return f"{self.locator};{sub}" if self.locator else sub
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """The result of extracting one file: its sniffed MIME type and segments.
+    ``segments`` may be a generator (large files are streamed)."""
+
+    mime: str
+    segments: object  # Iterable[Segment]; typed loosely so generators fit

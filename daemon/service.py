@@ -1,0 +1,577 @@
+"""The node daemon: keeps the inventory true while agents write.
+
+Threads, each with one job (none of them ever raises out of its loop)::
+
+    watchdog observer ──events──► WorkQueue (bounded, coalescing)
+                                     │ due paths
+    dispatcher ──────────────────────┴─► worker processes (Scanner, recycled)
+                                     │ observations
+    recorder ◄───────────────────────┘   batches into the inventory (one writer)
+    scheduler (APScheduler) ── reconcile walks: at start, periodically, on overflow
+    main thread ── signals, sd_notify (READY/STATUS/WATCHDOG/RELOADING/STOPPING),
+                   status file, watcher health
+
+SIGHUP reloads the configuration; SIGTERM/SIGINT drains in-flight work and exits.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from daemon.config import NodeConfig, load_config
+from daemon.paths import default_inventory_url, prepare_state_dir
+from daemon.roots import RootMatch, RootPattern, match_any
+from daemon.safefs import atomic_write
+from daemon.scan.pipeline import non_regular_reason
+from daemon.scan.walk import walk
+from daemon.scan.workers import ScannerSpec, make_executor, submit_scan
+from daemon.watch import EventSink, Handler, OverflowDetector
+from daemon.workqueue import Pending, WorkQueue
+from inventory.records import FileObservation, FileStatus
+from policies.errors import InventoryUnavailable, ScratchwardenError
+
+log = logging.getLogger("scratchwarden.daemon")
+
+STATUS_FILE = "status.json"
+TICK = 1.0
+
+
+@dataclass
+class Counters:
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    unchanged_skipped: int = 0
+    scan_errors: int = 0
+    overflows: int = 0
+    reconciles: int = 0
+    worker_restarts: int = 0
+    deleted: int = 0
+    recent: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=4096))
+
+    def rate(self, now: float, window: float = 10.0) -> float:
+        return sum(1 for t in self.recent if now - t <= window) / window
+
+
+class Daemon(EventSink):
+    def __init__(self, config: NodeConfig, *, config_path: Path | None = None,
+                 notifier: Any = None, metrics: Any = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.state_dir = prepare_state_dir(config.state_dir)
+        self.node = config.node_id
+        self.notifier = notifier
+        self.metrics = metrics
+        self.patterns = [RootPattern(r) for r in config.roots]
+        self.queue = WorkQueue(config.limits.max_queue)
+        self.results: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=10_000)
+        self.counters = Counters()
+        self.stop_event = threading.Event()
+        self.reload_flag = threading.Event()
+        self.reconcile_flag = threading.Event()
+        self.started_at = datetime.now(UTC)
+        self._threads: list[threading.Thread] = []
+        self._inflight: dict[Future[FileObservation], Pending] = {}
+        self._inflight_lock = threading.Lock()
+        self._slots = threading.Semaphore(self._max_inflight())
+        self._executor: Executor | None = None
+        self._observer: Any = None
+        self._scheduler: Any = None
+        self._overflow = OverflowDetector(self._on_overflow)
+        self._known: dict[str, tuple[int, int, int]] = {}
+        self._store: Any = None
+        self._last_reconcile: str | None = None
+        self._reconciling = threading.Lock()
+
+    # ---------------------------------------------------------------- setup
+    def _max_inflight(self) -> int:
+        return max(2, 2 * self._worker_count())
+
+    def _worker_count(self) -> int:
+        return self.config.workers or (os.cpu_count() or 1)
+
+    def _open_store(self) -> Any:
+        from inventory.store import Store
+
+        url = self.config.inventory or default_inventory_url(self.state_dir)
+        return Store.open(url)
+
+    def _start_executor(self) -> None:
+        spec = ScannerSpec(state_dir=str(self.state_dir), use_ner=not self.config.patterns_only)
+        self._executor = make_executor(spec, self._worker_count(), self.config.worker_max_files)
+
+    def _start_observer(self) -> None:
+        from watchdog.observers.inotify import InotifyObserver
+
+        obs = InotifyObserver()
+        handler = Handler(self)
+        for base in sorted({p.base for p in self.patterns}):
+            if os.path.isdir(base):
+                obs.schedule(handler, base, recursive=True)
+            else:
+                log.warning("root base does not exist yet; reconcile will retry",
+                            extra={"base": base})
+        obs.start()
+        self._observer = obs
+
+    def _start_scheduler(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        sched = BackgroundScheduler(timezone="UTC", job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+        sched.add_job(self._periodic_reconcile, "interval", id="reconcile",
+                      seconds=max(1.0, self.config.reconcile_interval))
+        sched.start()
+        self._scheduler = sched
+
+    def _spawn(self, name: str, target: Any) -> None:
+        t = threading.Thread(target=self._guarded(target), name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _guarded(self, fn: Any) -> Any:
+        def run() -> None:
+            while not self.stop_event.is_set():
+                try:
+                    fn()
+                    return
+                except Exception:  # noqa: BLE001 - a loop never dies; it logs and restarts
+                    log.exception("thread crashed; restarting", extra={"thread": fn.__name__})
+                    time.sleep(1)
+        return run
+
+    # ----------------------------------------------------------------- run
+    def run(self) -> int:
+        self._install_signals()
+        self._store = self._open_store()
+        self._start_executor()
+        self._overflow.install()
+        try:
+            self._start_observer()
+            self._spawn("sw-dispatch", self._dispatch_loop)
+            self._spawn("sw-record", self._record_loop)
+            self._start_scheduler()
+            self._request_reconcile("start")
+            self._notify("READY=1", f"STATUS={self._status_line()}")
+            log.info("daemon ready", extra={"node": self.node, "roots": self.config.roots})
+            self._main_loop()
+            return 0
+        finally:
+            self._shutdown()
+
+    def _main_loop(self) -> None:
+        last_status = 0.0
+        while not self.stop_event.wait(TICK / 4):
+            if self.reload_flag.is_set():
+                self.reload_flag.clear()
+                self._reload()
+            if self.reconcile_flag.is_set():
+                self.reconcile_flag.clear()
+                self._spawn_reconcile()
+            self._check_observer()
+            self._notify("WATCHDOG=1")
+            now = time.monotonic()
+            if now - last_status >= TICK:
+                last_status = now
+                self._write_status()
+                self._notify(f"STATUS={self._status_line()}")
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, lambda *_: self.request_stop())
+        signal.signal(signal.SIGINT, lambda *_: self.request_stop())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload_flag.set())
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+        self.queue.close()
+
+    # --------------------------------------------------------------- events
+    def _match(self, path: str) -> RootMatch | None:
+        return match_any(self.patterns, path) if self.patterns else None
+
+    def file_changed(self, path: str, *, closed: bool, event_time: float) -> None:
+        m = self._match(path)
+        if m is None or path == m.root_dir:
+            return
+        due = event_time if closed else event_time + self.config.quiet_period
+        if not self.queue.put(path, due, event_time, m.root_dir):
+            self._on_overflow("queue-full")
+
+    def file_deleted(self, path: str) -> None:
+        if self._match(path):
+            self.queue.discard(path)
+            self._known.pop(path, None)
+            self._post(("deleted", path))
+
+    def file_moved(self, src: str, dest: str, event_time: float) -> None:
+        if self._match(src):
+            self.queue.discard(src)
+            self._known.pop(src, None)
+            self._post(("renamed", (src, dest)))
+        self.file_changed(dest, closed=True, event_time=event_time)
+
+    def dir_appeared(self, path: str) -> None:
+        # Files created before inotify added the new directory's watch are
+        # invisible to events: walk it (bounded: only this subtree).
+        if any(path.startswith(p.base) for p in self.patterns):
+            threading.Thread(target=self._walk_new_dir, args=(path,), daemon=True,
+                             name="sw-newdir").start()
+
+    def dir_deleted(self, path: str) -> None:
+        self._post(("dir-deleted", path))
+
+    def handler_error(self, error: BaseException) -> None:
+        log.error("watch handler error", extra={"error_type": type(error).__name__})
+        self._on_overflow("handler-error")
+
+    def _walk_new_dir(self, path: str) -> None:
+        now = time.monotonic()
+        for entry in walk(path):
+            self.file_changed(entry.path, closed=True, event_time=now)
+
+    def _on_overflow(self, reason: str) -> None:
+        self.counters.overflows += 1
+        log.warning("events may have been missed; reconciling", extra={"trigger": reason})
+        self._request_reconcile(reason)
+
+    def _post(self, item: tuple[str, Any]) -> None:
+        try:
+            self.results.put(item, timeout=5)
+        except queue.Full:
+            self._on_overflow("results-full")
+
+    # ------------------------------------------------------------ dispatch
+    def _dispatch_loop(self) -> None:
+        while not self.stop_event.is_set():
+            if not self._slots.acquire(timeout=TICK):
+                continue
+            items = self.queue.take_due(time.monotonic(), 1, timeout=TICK)
+            if not items:
+                self._slots.release()
+                continue
+            self._dispatch(items[0])
+
+    def _dispatch(self, item: Pending) -> None:
+        try:
+            st = os.lstat(item.path)
+        except FileNotFoundError:
+            self._slots.release()
+            return
+        if non_regular_reason(st.st_mode) is None and self._unchanged(item.path, st):
+            self.counters.unchanged_skipped += 1
+            self._slots.release()
+            return
+        if st.st_size >= self.config.heavy_bytes > 0 and not self._in_heavy_window():
+            self.queue.put(item.path, time.monotonic() + 60, item.first_event, item.root)
+            self._slots.release()
+            return
+        assert self._executor is not None
+        try:
+            fut = submit_scan(self._executor, item.path)
+        except (BrokenProcessPool, RuntimeError):
+            self._restart_workers()
+            self.queue.put(item.path, time.monotonic() + 1, item.first_event, item.root)
+            self._slots.release()
+            return
+        with self._inflight_lock:
+            self._inflight[fut] = item
+        fut.add_done_callback(self._scan_done)
+
+    def _scan_done(self, fut: Future[FileObservation]) -> None:
+        with self._inflight_lock:
+            item = self._inflight.pop(fut, None)
+        self._slots.release()
+        if item is None:
+            return
+        try:
+            obs = fut.result()
+        except BrokenProcessPool:
+            self.counters.worker_restarts += 1
+            obs = FileObservation(item.path, FileStatus.UNSCANNABLE, reason="worker-crashed")
+            self.reconcile_flag.set()
+        except Exception as e:  # noqa: BLE001
+            obs = FileObservation(item.path, FileStatus.UNSCANNABLE,
+                                  reason=f"worker-error:{type(e).__name__}")
+        self._post(("observed", (item, obs)))
+
+    def _unchanged(self, path: str, st: os.stat_result) -> bool:
+        known = self._known.get(path)
+        return known is not None and known == (st.st_ino, st.st_size, st.st_mtime_ns) \
+            and time.time_ns() - st.st_mtime_ns > 2_000_000_000  # racy mtime: rescan
+
+    def _in_heavy_window(self) -> bool:
+        if not self.config.heavy_windows:
+            return True
+        t = datetime.now().time()
+        return any(w.contains(t) for w in self.config.heavy_windows)
+
+    def _restart_workers(self) -> None:
+        old = self._executor
+        self.counters.worker_restarts += 1
+        self._start_executor()
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
+
+    # -------------------------------------------------------------- record
+    def _record_loop(self) -> None:
+        batch: list[tuple[str, Any]] = []
+        while True:
+            stopping = self.stop_event.is_set()
+            try:
+                item = self.results.get(timeout=0.05 if batch else TICK / 2)
+                batch.append(item)
+                while len(batch) < 500:
+                    batch.append(self.results.get_nowait())
+            except queue.Empty:
+                pass
+            if batch:
+                self._record(batch)
+                batch = []
+            elif stopping and self._drained():
+                return
+
+    def _drained(self) -> bool:
+        with self._inflight_lock:
+            return not self._inflight and self.results.empty()
+
+    def _record(self, batch: list[tuple[str, Any]]) -> None:
+        """Apply a batch in event order: runs of observations go in one
+        transaction; a delete or rename is applied where it happened."""
+        now = datetime.now(UTC)
+        observed = [p for k, p in batch if k == "observed"]
+        for attempt in range(5):
+            try:
+                run: list[tuple[Pending, FileObservation]] = []
+                for kind, payload in batch:
+                    if kind == "observed":
+                        run.append(payload)
+                        continue
+                    self._record_observed(run, now)
+                    run = []
+                    self._record_other(kind, payload, now)
+                self._record_observed(run, now)
+                break
+            except InventoryUnavailable:
+                log.warning("inventory unavailable; retrying", extra={"attempt": attempt + 1})
+                if self.stop_event.wait(min(30, 2 ** attempt)):
+                    break
+        else:
+            self._on_overflow("inventory-unavailable")
+        done = time.monotonic()
+        for item, obs in observed:
+            self._account(item, obs, done)
+
+    def _record_observed(self, observed: list[tuple[Pending, FileObservation]],
+                         now: datetime) -> None:
+        if not observed:
+            return
+        by_root: dict[str | None, list[FileObservation]] = collections.defaultdict(list)
+        labels: dict[str, dict[str, str]] = {}
+        for item, obs in observed:
+            by_root[item.root].append(obs)
+            m = self._match(obs.path)
+            if m:
+                labels[obs.path] = m.labels
+        for root, obs_list in by_root.items():
+            self._store.record_many(self.node, root, obs_list, now=now, labels=labels)
+
+    def _record_other(self, kind: str, payload: Any, now: datetime) -> None:
+        if kind == "deleted":
+            self._store.mark_deleted(self.node, payload, now=now, reason="removed")
+            self.counters.deleted += 1
+        elif kind == "renamed":
+            src, dest = payload
+            self._store.mark_renamed(self.node, src, dest, now=now)
+        elif kind == "dir-deleted":
+            prefix = payload.rstrip("/") + "/"
+            for path in list(self._store.known_files(self.node, None)):
+                if path.startswith(prefix) and not os.path.lexists(path):
+                    self._store.mark_deleted(self.node, path, now=now, reason="removed")
+                    self._known.pop(path, None)
+                    self.counters.deleted += 1
+
+    def _account(self, item: Pending, obs: FileObservation, done: float) -> None:
+        c = self.counters
+        if obs.status is FileStatus.SCANNED:
+            c.files_scanned += 1
+            c.bytes_scanned += obs.size or 0
+            c.recent.append(done)
+            if obs.inode is not None and obs.size is not None and obs.mtime_ns is not None:
+                self._known[obs.path] = (obs.inode, obs.size, obs.mtime_ns)
+        elif obs.status is FileStatus.UNSCANNABLE:
+            c.scan_errors += 1
+        if self.metrics is not None:
+            self.metrics.observe_scan(obs, done - item.first_event)
+
+    # ----------------------------------------------------------- reconcile
+    def _request_reconcile(self, trigger: str) -> None:
+        self._reconcile_trigger = trigger
+        self.reconcile_flag.set()
+
+    def _periodic_reconcile(self) -> None:
+        if self._in_heavy_window():
+            self._reconcile("periodic")
+
+    def _spawn_reconcile(self) -> None:
+        trigger = getattr(self, "_reconcile_trigger", "request")
+        threading.Thread(target=self._reconcile, args=(trigger,), daemon=True,
+                         name="sw-reconcile").start()
+
+    def _reconcile(self, trigger: str) -> None:
+        """Walk every root; queue what is new or changed; mark what vanished."""
+        if not self._reconciling.acquire(blocking=False):
+            self.reconcile_flag.set()  # one is running: run again after it
+            return
+        try:
+            self._reconcile_walk(trigger)
+        except ScratchwardenError as e:
+            log.warning("reconcile failed", extra={"error": str(e)})
+        finally:
+            self._reconciling.release()
+
+    def _reconcile_walk(self, trigger: str) -> None:
+        t0 = time.monotonic()
+        known = self._store.known_files(self.node, None)
+        seen: set[str] = set()
+        queued = 0
+        for base in sorted({p.base for p in self.patterns}):
+            if self._observer is not None and os.path.isdir(base):
+                self._ensure_watched(base)
+            for entry in walk(base):
+                m = self._match(entry.path)
+                if m is None or self.stop_event.is_set():
+                    continue
+                seen.add(entry.path)
+                st = entry.stat
+                k = known.get(entry.path)
+                if k is not None and (k[0], k[1], k[2]) == (st.st_ino, st.st_size,
+                                                            st.st_mtime_ns):
+                    self._known[entry.path] = (st.st_ino, st.st_size, st.st_mtime_ns)
+                    continue
+                now = time.monotonic()
+                while not self.queue.put(entry.path, now, now, m.root_dir):
+                    if self.stop_event.wait(0.2):  # backpressure, not growth
+                        return
+                queued += 1
+        vanished = [p for p in known if p not in seen and self._match(p)
+                    and not os.path.lexists(p)]
+        for p in vanished:
+            self._post(("deleted", p))
+        self.counters.reconciles += 1
+        self._last_reconcile = datetime.now(UTC).isoformat()
+        if self.metrics is not None:
+            self.metrics.reconcile_done(trigger)
+        log.info("reconcile done", extra={"trigger": trigger, "queued": queued,
+                                          "vanished": len(vanished), "files": len(seen),
+                                          "seconds": round(time.monotonic() - t0, 3)})
+
+    def _ensure_watched(self, base: str) -> None:
+        watched = {w.path for w in getattr(self._observer, "_watches", {})} \
+            if hasattr(self._observer, "_watches") else set()
+        if base not in watched:
+            with contextlib.suppress(OSError):
+                self._observer.schedule(Handler(self), base, recursive=True)
+
+    def _check_observer(self) -> None:
+        obs = self._observer
+        if obs is None or obs.is_alive():
+            return
+        log.error("watcher died; restarting it and reconciling")
+        with contextlib.suppress(Exception):
+            obs.stop()
+        self._start_observer()
+        self._request_reconcile("watch-error")
+
+    # -------------------------------------------------------------- reload
+    def _reload(self) -> None:
+        self._notify("RELOADING=1")
+        try:
+            new = load_config(self.config_path) if self.config_path else self.config
+        except ScratchwardenError as e:
+            log.error("reload refused; keeping the running configuration",
+                      extra={"error": str(e)})
+            self._notify("READY=1")
+            return
+        old_bases = {p.base for p in self.patterns}
+        self.config = new
+        self.patterns = [RootPattern(r) for r in new.roots]
+        if {p.base for p in self.patterns} != old_bases and self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._start_observer()
+        self._request_reconcile("reload")
+        log.info("configuration reloaded", extra={"roots": new.roots})
+        self._notify("READY=1")
+
+    # -------------------------------------------------------------- status
+    def _status_line(self) -> str:
+        c = self.counters
+        return (f"queue {len(self.queue)}, {c.rate(time.monotonic()):.1f} files/s, "
+                f"{c.files_scanned} scanned, {c.scan_errors} errors")
+
+    def status(self) -> dict[str, Any]:
+        c = self.counters
+        with self._inflight_lock:
+            inflight = len(self._inflight)
+        return {
+            "pid": os.getpid(), "node": self.node, "started_at": self.started_at.isoformat(),
+            "roots": self.config.roots, "queue_depth": len(self.queue), "inflight": inflight,
+            "files_scanned": c.files_scanned, "bytes_scanned": c.bytes_scanned,
+            "unchanged_skipped": c.unchanged_skipped, "scan_errors": c.scan_errors,
+            "files_per_second": round(c.rate(time.monotonic()), 2), "overflows": c.overflows,
+            "reconciles": c.reconciles, "last_reconcile": self._last_reconcile,
+            "worker_restarts": c.worker_restarts, "deleted": c.deleted,
+            "updated_at": datetime.now(UTC).isoformat(),
+        }
+
+    def _write_status(self) -> None:
+        with contextlib.suppress(OSError):
+            atomic_write(self.state_dir / STATUS_FILE,
+                         json.dumps(self.status(), indent=1).encode(), mode=0o600)
+
+    def _notify(self, *lines: str) -> None:
+        if self.notifier is not None:
+            self.notifier.notify(*lines)
+
+    # ------------------------------------------------------------ shutdown
+    def _shutdown(self) -> None:
+        self._notify("STOPPING=1")
+        self.stop_event.set()
+        self.queue.close()
+        if self._observer is not None:
+            with contextlib.suppress(Exception):
+                self._observer.stop()
+                self._observer.join(timeout=5)
+        if self._scheduler is not None:
+            with contextlib.suppress(Exception):
+                self._scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with self._inflight_lock:
+                if not self._inflight:
+                    break
+            time.sleep(0.05)
+        for t in self._threads:
+            t.join(timeout=max(0.1, deadline - time.monotonic()))
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        self._overflow.uninstall()
+        self._write_status()
+        if self._store is not None:
+            self._store.close()
+        log.info("daemon stopped")

@@ -1,0 +1,90 @@
+"""A bounded, coalescing work queue of paths to scan.
+
+Repeated events for one path collapse into one entry (keeping the earliest
+event time, for latency, and the latest due time, for the quiet period). The
+queue never grows past ``capacity``: a new path that does not fit is refused
+and the caller switches to overflow mode (a reconcile walk catches it), so a
+burst costs bounded memory and loses nothing."""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Pending:
+    path: str
+    due: float          # monotonic time when it may be scanned
+    first_event: float  # monotonic time of the earliest coalesced event
+    root: str | None = None
+
+
+class WorkQueue:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: dict[str, Pending] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = 0
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+    def put(self, path: str, due: float, event_time: float, root: str | None = None) -> bool:
+        """Add or coalesce. Returns False (and drops nothing already queued)
+        when the queue is full and ``path`` is new."""
+        with self._cond:
+            item = self._items.get(path)
+            if item is None:
+                if len(self._items) >= self.capacity:
+                    return False
+                item = Pending(path, due, event_time, root)
+                self._items[path] = item
+            else:
+                item.due = due
+                item.first_event = min(item.first_event, event_time)
+                item.root = root or item.root
+            self._seq += 1
+            heapq.heappush(self._heap, (due, self._seq, path))
+            self._cond.notify()
+            return True
+
+    def discard(self, path: str) -> None:
+        with self._cond:
+            self._items.pop(path, None)
+
+    def take_due(self, now: float, limit: int, timeout: float) -> list[Pending]:
+        """Up to ``limit`` items whose due time has come; waits up to
+        ``timeout`` seconds for one to become due."""
+        with self._cond:
+            out = self._pop_due(now, limit)
+            if out or self._closed:
+                return out
+            wait = timeout
+            if self._heap:
+                wait = max(0.0, min(timeout, self._heap[0][0] - now))
+            self._cond.wait(wait)
+            import time
+            return self._pop_due(time.monotonic(), limit)
+
+    def _pop_due(self, now: float, limit: int) -> list[Pending]:
+        out: list[Pending] = []
+        while self._heap and len(out) < limit and self._heap[0][0] <= now:
+            due, _, path = heapq.heappop(self._heap)
+            item = self._items.get(path)
+            if item is None or item.due != due:
+                continue  # stale heap entry (coalesced or discarded)
+            del self._items[path]
+            out.append(item)
+        if not self._items:
+            self._heap.clear()
+        return out
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

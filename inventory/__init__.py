@@ -1,0 +1,1 @@
+"""The SQL inventory: the only code that speaks SQL."""

@@ -1,0 +1,136 @@
+"""The append-only audit log: one hash chain per node.
+
+Each entry's ``hash`` is SHA-256 over the canonical JSON (sorted keys, no
+spaces, UTF-8, no NaN) of ``{seq, time, node, kind, subject, payload,
+policy_revision, prev_hash}``; ``prev_hash`` is the previous entry's hash (64
+zeros for seq 1). ``verify`` recomputes the chain in seq order and reports the
+first seq where it breaks:
+
+* an edited entry: its hash no longer matches (or, if the editor recomputed
+  it, the next entry's ``prev_hash`` no longer does);
+* a deleted entry: a gap in seq;
+* reordered entries: seq is inside the hash, so swapping rows breaks both.
+
+A truncated tail is invisible to any chain: compare ``head`` to an
+``AuditHead`` kept elsewhere (``expected_head``).
+
+Concurrency: nodes of a fleet append to one PostgreSQL. A chain per node means
+nodes never wait on each other; appends of one node (daemon and CLI, several
+threads) are serialised by a transaction-scoped advisory lock keyed on the
+node (PostgreSQL) or by ``BEGIN IMMEDIATE`` (SQLite, one writer at a time).
+The unique (node, seq) constraint is the backstop if either is bypassed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from inventory.columns import as_utc
+from inventory.models import AuditEntry
+from inventory.views import AuditHead, VerifyResult
+from policies.errors import InventoryError
+
+GENESIS = "0" * 64
+VERIFY_BATCH = 1000
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def normalise_payload(payload: Any) -> dict[str, Any]:
+    """The payload as it will read back from the database (tuples become lists),
+    so the hash computed now is the hash recomputed later."""
+    try:
+        value = json.loads(canonical_json(payload))
+    except (TypeError, ValueError) as e:
+        raise InventoryError(f"audit payload: expected a JSON object of plain values, found "
+                             f"an unserialisable {type(payload).__name__}") from e
+    if not isinstance(value, dict):
+        raise InventoryError(f"audit payload: expected a JSON object, found "
+                             f"{type(value).__name__}")
+    return value
+
+
+def entry_hash(*, seq: int, time: datetime, node: str, kind: str, subject: str,
+               payload: dict[str, Any], policy_revision: str | None, prev_hash: str) -> str:
+    doc = {"seq": seq, "time": as_utc(time).isoformat(timespec="microseconds"), "node": node,
+           "kind": kind, "subject": subject, "payload": payload,
+           "policy_revision": policy_revision, "prev_hash": prev_hash}
+    return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+def node_lock_key(node: str) -> int:
+    digest = hashlib.sha256(b"scratchwarden-audit\0" + node.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def append(session: Session, *, node: str, kind: str, subject: str, payload: Any,
+           policy_revision: str | None, now: datetime) -> int:
+    """Append one entry in the session's (write) transaction; returns its seq."""
+    body = normalise_payload(payload)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": node_lock_key(node)})
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.node == node)
+        .order_by(AuditEntry.seq.desc()).limit(1)).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    when = as_utc(now)
+    digest = entry_hash(seq=seq, time=when, node=node, kind=kind, subject=subject,
+                        payload=body, policy_revision=policy_revision, prev_hash=prev)
+    session.add(AuditEntry(node=node, seq=seq, time=when, kind=kind, subject=subject,
+                           payload=body, policy_revision=policy_revision, prev_hash=prev,
+                           hash=digest))
+    session.flush()
+    return seq
+
+
+def verify(session: Session, node: str, expected_head: AuditHead | None = None) -> VerifyResult:
+    """Walk the node's chain in seq order. ``expected_head``, a head recorded
+    earlier outside the database, must still be in the chain (the chain may
+    have grown since): this is what detects a truncated tail."""
+    expected_seq, prev, count = 1, GENESIS, 0
+    rows = session.scalars(select(AuditEntry).where(AuditEntry.node == node)
+                           .order_by(AuditEntry.seq)
+                           .execution_options(yield_per=VERIFY_BATCH))
+    for row in rows:
+        problem = _check(row, expected_seq, prev) or _check_anchor(row, expected_head)
+        if problem is not None:
+            return VerifyResult(node, False, count, _head(count, prev), expected_seq, problem)
+        expected_seq, prev, count = row.seq + 1, row.hash, count + 1
+    if expected_head is not None and count < expected_head.seq:
+        return VerifyResult(node, False, count, _head(count, prev), count + 1,
+                            f"expected the chain to reach seq {expected_head.seq} (a head "
+                            f"recorded earlier), found it ends at seq {count} (tail removed)")
+    return VerifyResult(node, True, count, _head(count, prev))
+
+
+def _check_anchor(row: AuditEntry, expected_head: AuditHead | None) -> str | None:
+    if expected_head is None or row.seq != expected_head.seq or row.hash == expected_head.hash:
+        return None
+    return (f"expected hash {expected_head.hash[:12]}... at seq {row.seq} (a head recorded "
+            f"earlier), found {row.hash[:12]}... (chain rewritten)")
+
+
+def _check(row: AuditEntry, expected_seq: int, prev: str) -> str | None:
+    if row.seq != expected_seq:
+        return f"expected entry seq {expected_seq}, found seq {row.seq} (entry missing)"
+    if row.prev_hash != prev:
+        return "prev_hash does not match the previous entry's hash (entry edited or reordered)"
+    digest = entry_hash(seq=row.seq, time=row.time, node=row.node, kind=row.kind,
+                        subject=row.subject, payload=row.payload,
+                        policy_revision=row.policy_revision, prev_hash=row.prev_hash)
+    if digest != row.hash:
+        return "hash does not match the entry's content (entry edited)"
+    return None
+
+
+def _head(count: int, prev: str) -> AuditHead | None:
+    return AuditHead(count, prev) if count else None

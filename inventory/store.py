@@ -1,0 +1,489 @@
+"""The inventory store: the small typed API the daemon, the CLI and the exporter
+call. It is the only place that opens sessions; callers get frozen views.
+
+Lifecycle of a row (see ``inventory.models`` for why):
+``record_observation`` creates the live row of a (node, path) or updates it;
+``mark_renamed`` moves the live row to a new path; ``mark_deleted`` ends it
+(the row stays). Each of these writes an ``asset_events`` row when something
+changed. Every public method runs in one transaction; database errors come out
+as ``InventoryUnavailable`` (retry later) or ``InventoryError``.
+
+Findings of an unscannable or skipped file: the observation replaces the
+findings only if it is a successful scan, or if the content is not known to be
+the same (``sha256`` missing or different). A rescan that times out on
+unchanged content therefore keeps the last known findings and sensitivity —
+fail closed: a file never looks cleaner because we failed to read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from inventory import audit
+from inventory.columns import as_utc
+from inventory.engine import WRITE, describe, make_engine, translate_errors
+from inventory.migrate import upgrade_to_head
+from inventory.models import (
+    ENCRYPTION_STATES,
+    Asset,
+    AssetEvent,
+    AuditEntry,
+    FindingRow,
+    Fingerprint,
+    JournalEntry,
+)
+from inventory.records import FileObservation, FileStatus
+from inventory.sensitivity import sensitivity_of
+from inventory.summarize import TypeSummary, fingerprints, summarize
+from inventory.views import (
+    AssetView,
+    AuditHead,
+    EventView,
+    FindingSummary,
+    JournalView,
+    KnownFile,
+    Location,
+    VerifyResult,
+)
+from policies.errors import InventoryError
+
+PAGE = 1000
+# Columns whose change makes an asset_event "changed" (names only go in the event).
+_TRACKED = ("root", "inode", "device", "size", "mtime_ns", "sha256", "mime", "status", "reason",
+            "sensitivity", "classification", "owner", "session", "labels")
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """One observation with the context the daemon knows about its file."""
+
+    obs: FileObservation
+    root: str | None = None
+    labels: Mapping[str, str] | None = None
+    owner: str | None = None
+    session: str | None = None
+    sensitivity: str | None = None
+
+
+def path_key(path: str) -> str:
+    """SHA-256 of the path's bytes (surrogate-escaped names included)."""
+    return hashlib.sha256(os.fsencode(path)).hexdigest()
+
+
+def storable_path(path: str) -> str:
+    """The path as text the database accepts: a name that is not valid UTF-8 is
+    shown with backslash escapes (``path_key`` still identifies it exactly)."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**WRITE)
+        self._shown = describe(engine.url)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and bring the schema to the newest revision."""
+        engine = make_engine(url)
+        try:
+            with translate_errors(describe(engine.url)):
+                upgrade_to_head(engine)
+        except CommandError as e:
+            engine.dispose()
+            raise InventoryError(f"inventory database {describe(engine.url)}: expected a "
+                                 f"schema this version knows, found: {e}") from e
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- sessions -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        with translate_errors(self._shown), Session(self._writer) as s, s.begin():
+            yield s
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        with translate_errors(self._shown), Session(self._engine) as s, s.begin():
+            yield s
+
+    # -- observations -----------------------------------------------------------
+
+    def record_observation(self, node: str, root: str | None, obs: FileObservation, *,
+                           now: datetime, labels: Mapping[str, str] | None = None,
+                           owner: str | None = None, session: str | None = None,
+                           sensitivity: str | None = None) -> int:
+        """Upsert the live row of ``obs.path``; returns the asset id."""
+        rec = Recording(obs, root, labels, owner, session, sensitivity)
+        return self.record_many(node, [rec], now=now)[0]
+
+    def record_many(self, node: str, recordings: Iterable[Recording], *,
+                    now: datetime) -> list[int]:
+        """Record a burst of observations in ONE transaction; asset ids in order."""
+        when = as_utc(now)
+        with self._write() as s:
+            return [_record(s, node, rec, when) for rec in recordings]
+
+    def mark_seen(self, node: str, paths: Iterable[str], *, now: datetime) -> int:
+        """Bump last_seen of live rows a reconcile walk found unchanged."""
+        when, done = as_utc(now), 0
+        keys = [path_key(p) for p in paths]
+        with self._write() as s:
+            for i in range(0, len(keys), 500):
+                result = s.execute(update(Asset).where(
+                    Asset.node == node, Asset.path_key.in_(keys[i:i + 500]),
+                    Asset.deleted_at.is_(None)).values(last_seen=when)
+                    .execution_options(synchronize_session=False))
+                done += int(getattr(result, "rowcount", 0) or 0)
+        return done
+
+    def mark_deleted(self, node: str, path: str, *, now: datetime,
+                     reason: str) -> int | None:
+        """End the live row of ``path`` (kept, status deleted); its id, or None."""
+        with self._write() as s:
+            asset = _live(s, node, path)
+            if asset is None:
+                return None
+            _end(s, asset, as_utc(now), reason)
+            return asset.id
+
+    def mark_renamed(self, node: str, old: str, new: str, *, now: datetime,
+                     new_root: str | None = None) -> int | None:
+        """Move the live row of ``old`` to ``new`` (same asset: first_seen,
+        findings, deadline and encryption state follow). A live row already at
+        ``new`` was overwritten by the rename and is ended. None if ``old`` is
+        unknown (the caller then scans ``new`` as a new file)."""
+        when = as_utc(now)
+        with self._write() as s:
+            asset = _live(s, node, old)
+            if asset is None:
+                return None
+            replaced = _live(s, node, new)
+            if replaced is not None and replaced.id != asset.id:
+                _end(s, replaced, when, "replaced-by-rename")
+                s.flush()
+            asset.path, asset.path_key = storable_path(new), path_key(new)
+            if new_root is not None:
+                asset.root = new_root
+            asset.last_seen = when
+            _event(s, asset, "renamed", when, {"from": storable_path(old)})
+            return asset.id
+
+    # -- policy outcomes (later issues) ---------------------------------------------
+
+    def set_decision(self, node: str, path: str, *, rule: str | None,
+                     deadline: datetime | None, policy_revision: str,
+                     now: datetime) -> int | None:
+        """Store the rule and retention deadline the policy decided for ``path``."""
+        when = as_utc(now)
+        with self._write() as s:
+            asset = _live(s, node, path)
+            if asset is None:
+                return None
+            new = (rule, as_utc(deadline) if deadline else None, policy_revision)
+            if (asset.rule, asset.deadline, asset.policy_revision) != new:
+                asset.rule, asset.deadline, asset.policy_revision = new
+                _event(s, asset, "decided", when, {"rule": rule,
+                       "deadline": new[1].isoformat() if new[1] else None,
+                       "policy_revision": policy_revision})
+            return asset.id
+
+    def set_encryption_state(self, node: str, path: str, state: str, *, now: datetime,
+                             kek_id: str | None = None) -> int | None:
+        if state not in ENCRYPTION_STATES:
+            raise InventoryError(f"encryption state: expected one of {ENCRYPTION_STATES}, "
+                                 f"found {state!r}")
+        when = as_utc(now)
+        with self._write() as s:
+            asset = _live(s, node, path)
+            if asset is None:
+                return None
+            if (asset.encryption_state, asset.kek_id) != (state, kek_id):
+                asset.encryption_state, asset.kek_id = state, kek_id
+                _event(s, asset, state, when, {"kek_id": kek_id})
+            return asset.id
+
+    # -- reading ------------------------------------------------------------------
+
+    def get_asset(self, node: str, path: str) -> AssetView | None:
+        """The live row of ``path``, else its most recent ended incarnation."""
+        with self._read() as s:
+            asset = s.scalars(select(Asset).where(
+                Asset.node == node, Asset.path_key == path_key(path))
+                .order_by(Asset.deleted_at.is_not(None), Asset.id.desc()).limit(1)).first()
+            if asset is None:
+                return None
+            return _views(s, [asset])[0]
+
+    def iter_assets(self, node: str | None = None, *,
+                    include_deleted: bool = True) -> Iterator[AssetView]:
+        """Every asset, ordered by id, read in pages (bounded memory)."""
+        after = 0
+        while True:
+            with self._read() as s:
+                query = select(Asset).where(Asset.id > after).order_by(Asset.id).limit(PAGE)
+                if node is not None:
+                    query = query.where(Asset.node == node)
+                if not include_deleted:
+                    query = query.where(Asset.deleted_at.is_(None))
+                page = _views(s, list(s.scalars(query)))
+            yield from page
+            if len(page) < PAGE:
+                return
+            after = page[-1].id
+
+    def events(self, asset_id: int) -> list[EventView]:
+        with self._read() as s:
+            rows = s.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset_id)
+                             .order_by(AssetEvent.id))
+            return [EventView(r.asset_id, r.path, r.kind, r.time, r.details) for r in rows]
+
+    def known_files(self, node: str, root: str | None) -> dict[str, KnownFile]:
+        """path -> (inode, size, mtime_ns, sha256) of every live row under
+        ``root``, for skip-unchanged reconcile walks. Unscannable rows are
+        included (so a vanished one is noticed); see ``known_unscannable``."""
+        query = select(Asset.path, Asset.inode, Asset.size, Asset.mtime_ns, Asset.sha256) \
+            .where(Asset.node == node, _root_is(root), Asset.deleted_at.is_(None))
+        with self._read() as s:
+            return {r[0]: KnownFile(r[1], r[2], r[3], r[4]) for r in s.execute(query)}
+
+    def known_unscannable(self, node: str, root: str | None) -> dict[str, str]:
+        """path -> reason of live rows under ``root`` that could not be scanned:
+        a reconcile walk retries these even when unchanged."""
+        query = select(Asset.path, Asset.reason).where(
+            Asset.node == node, _root_is(root), Asset.deleted_at.is_(None),
+            Asset.status == FileStatus.UNSCANNABLE.value)
+        with self._read() as s:
+            return {r[0]: r[1] or "" for r in s.execute(query)}
+
+    def assets_with_fingerprint(self, hmac: str) -> list[tuple[int, str]]:
+        """(asset id, entity type) of every asset holding this fingerprint."""
+        with self._read() as s:
+            rows = s.execute(select(Fingerprint.asset_id, Fingerprint.entity_type)
+                             .where(Fingerprint.hmac == hmac.lower())
+                             .order_by(Fingerprint.asset_id))
+            return [(r[0], r[1]) for r in rows]
+
+    # -- audit chain ------------------------------------------------------------------
+
+    def append_audit(self, node: str, kind: str, subject: str, payload: Mapping[str, Any],
+                     policy_revision: str | None, *, now: datetime | None = None) -> int:
+        """Append to the node's hash chain; returns the entry's seq."""
+        when = now if now is not None else datetime.now(UTC)
+        with self._write() as s:
+            return audit.append(s, node=node, kind=kind, subject=subject, payload=payload,
+                                policy_revision=policy_revision, now=when)
+
+    def verify_audit(self, node: str, *,
+                     expected_head: AuditHead | None = None) -> VerifyResult:
+        with self._read() as s:
+            return audit.verify(s, node, expected_head)
+
+    def audit_nodes(self) -> list[str]:
+        with self._read() as s:
+            return list(s.scalars(select(AuditEntry.node).distinct().order_by(AuditEntry.node)))
+
+    # -- journal of destructive actions ------------------------------------------------
+
+    def journal_intent(self, node: str, path: str, action: str, *, now: datetime,
+                       details: Mapping[str, Any] | None = None) -> int:
+        with self._write() as s:
+            entry = JournalEntry(node=node, path=storable_path(path), action=action,
+                                 state="intent", created=as_utc(now),
+                                 details=dict(details) if details else None)
+            s.add(entry)
+            s.flush()
+            return entry.id
+
+    def journal_finish(self, entry_id: int, state: str, *, now: datetime) -> None:
+        if state not in ("done", "rolled_back"):
+            raise InventoryError(f"journal: expected state done or rolled_back, found {state!r}")
+        with self._write() as s:
+            entry = s.get(JournalEntry, entry_id)
+            if entry is None:
+                raise InventoryError(f"journal: expected entry {entry_id}, found none")
+            entry.state, entry.finished = state, as_utc(now)
+
+    def pending_intents(self, node: str) -> list[JournalView]:
+        with self._read() as s:
+            rows = s.scalars(select(JournalEntry).where(
+                JournalEntry.node == node, JournalEntry.state == "intent")
+                .order_by(JournalEntry.id))
+            return [JournalView(r.id, r.node, r.path, r.action, r.state, r.created,
+                                r.finished, r.details) for r in rows]
+
+    def count_assets(self, node: str | None = None) -> int:
+        with self._read() as s:
+            query = select(func.count(Asset.id))
+            if node is not None:
+                query = query.where(Asset.node == node)
+            return int(s.scalar(query) or 0)
+
+
+# -- helpers (one transaction each, called with an open session) ---------------------
+
+def _root_is(root: str | None) -> Any:
+    return Asset.root.is_(None) if root is None else Asset.root == root
+
+
+def _live(s: Session, node: str, path: str) -> Asset | None:
+    return s.scalars(select(Asset).where(Asset.node == node, Asset.path_key == path_key(path),
+                                         Asset.deleted_at.is_(None))).first()
+
+
+def _event(s: Session, asset: Asset, kind: str, when: datetime,
+           details: dict[str, Any] | None) -> None:
+    s.add(AssetEvent(asset_id=asset.id, node=asset.node, path=asset.path, kind=kind,
+                     time=when, details=details))
+
+
+def _end(s: Session, asset: Asset, when: datetime, reason: str) -> None:
+    asset.status, asset.deleted_at, asset.deleted_reason = "deleted", when, reason
+    _event(s, asset, "deleted", when, {"reason": reason})
+
+
+def _record(s: Session, node: str, rec: Recording, when: datetime) -> int:
+    obs = rec.obs
+    asset = _live(s, node, obs.path)
+    if obs.status is FileStatus.DELETED:
+        return _record_deleted(s, node, rec, asset, when)
+    summaries = summarize(obs.findings)
+    prints = fingerprints(obs.findings)
+    if asset is None:
+        asset = Asset(node=node, path=storable_path(obs.path), path_key=path_key(obs.path),
+                      first_seen=when, encryption_state="plaintext")
+        s.add(asset)
+        changed: list[str] = ["new"]
+    else:
+        changed = []
+    replace = obs.status is FileStatus.SCANNED or obs.sha256 is None \
+        or obs.sha256 != asset.sha256 or asset.id is None
+    values = _new_values(rec, asset, summaries, replace)
+    changed += [k for k, v in values.items() if getattr(asset, k) != v]
+    for k, v in values.items():
+        setattr(asset, k, v)
+    asset.last_seen = when
+    if obs.status in (FileStatus.SCANNED, FileStatus.UNSCANNABLE):
+        asset.last_scanned = when
+    s.flush()
+    if replace:
+        _replace_findings(s, asset.id, summaries, prints, fresh=changed[:1] == ["new"])
+    if changed[:1] == ["new"]:
+        _event(s, asset, "seen", when, {"status": asset.status})
+    elif changed:
+        _event(s, asset, "changed", when, {"fields": changed})
+    return asset.id
+
+
+def _new_values(rec: Recording, asset: Asset, summaries: Sequence[TypeSummary],
+                replace: bool) -> dict[str, Any]:
+    obs = rec.obs
+    values: dict[str, Any] = {
+        "root": rec.root, "inode": obs.inode, "device": obs.device, "size": obs.size,
+        "mtime_ns": obs.mtime_ns, "sha256": obs.sha256, "mime": obs.mime,
+        "status": obs.status.value, "reason": obs.reason, "owner": rec.owner,
+        "session": rec.session, "labels": dict(rec.labels) if rec.labels else None,
+    }
+    types = [t.entity_type for t in summaries]
+    if replace:
+        values["classification"] = ",".join(types) if types else None
+        values["sensitivity"] = rec.sensitivity or _derived(obs, types)
+    elif rec.sensitivity is not None:
+        values["sensitivity"] = rec.sensitivity
+    return values
+
+
+def _derived(obs: FileObservation, types: list[str]) -> str | None:
+    """Unknown (None) unless the content was read: an unscannable file is never
+    'none' (invariant 4: not silently clean)."""
+    if obs.status is FileStatus.SCANNED or types:
+        return sensitivity_of(types).value
+    return None
+
+
+def _record_deleted(s: Session, node: str, rec: Recording, asset: Asset | None,
+                    when: datetime) -> int:
+    if asset is None:  # created and gone before we scanned it: still worth a row
+        asset = Asset(node=node, root=rec.root, path=storable_path(rec.obs.path),
+                      path_key=path_key(rec.obs.path), first_seen=when, last_seen=when,
+                      status="deleted", deleted_at=when, encryption_state="plaintext",
+                      deleted_reason=rec.obs.reason or "gone")
+        s.add(asset)
+        s.flush()
+        _event(s, asset, "deleted", when, {"reason": asset.deleted_reason})
+        return asset.id
+    _end(s, asset, when, rec.obs.reason or "gone")
+    return asset.id
+
+
+def _replace_findings(s: Session, asset_id: int, summaries: Sequence[TypeSummary],
+                      prints: Mapping[tuple[str, str], int], *, fresh: bool) -> None:
+    if not fresh:
+        s.execute(delete(FindingRow).where(FindingRow.asset_id == asset_id))
+        s.execute(delete(Fingerprint).where(Fingerprint.asset_id == asset_id))
+    if summaries:
+        s.execute(insert(FindingRow), [
+            {"asset_id": asset_id, "entity_type": t.entity_type, "count": t.count,
+             "max_score": t.max_score, "recognizers": t.recognizers, "locations": t.locations}
+            for t in summaries])
+    if prints:
+        s.execute(insert(Fingerprint), [
+            {"asset_id": asset_id, "entity_type": t, "hmac": h, "count": n}
+            for (t, h), n in prints.items()])
+
+
+def _views(s: Session, assets: Sequence[Asset]) -> list[AssetView]:
+    ids = [a.id for a in assets]
+    by_asset: dict[int, list[FindingSummary]] = {i: [] for i in ids}
+    if ids:
+        rows = s.scalars(select(FindingRow).where(FindingRow.asset_id.in_(ids))
+                         .order_by(FindingRow.asset_id, FindingRow.entity_type))
+        for r in rows:
+            by_asset[r.asset_id].append(FindingSummary(
+                r.entity_type, r.count, r.max_score, tuple(r.recognizers),
+                tuple(Location(int(x["start"]), int(x["end"]), x.get("locator"))
+                      for x in r.locations)))
+    return [_view(a, tuple(by_asset[a.id])) for a in assets]
+
+
+def _view(a: Asset, findings: tuple[FindingSummary, ...]) -> AssetView:
+    return AssetView(
+        id=a.id, node=a.node, root=a.root, path=a.path, inode=a.inode, device=a.device,
+        size=a.size, mtime_ns=a.mtime_ns, sha256=a.sha256, mime=a.mime,
+        first_seen=a.first_seen, last_seen=a.last_seen, last_scanned=a.last_scanned,
+        status=a.status, reason=a.reason, sensitivity=a.sensitivity,
+        classification=a.classification, owner=a.owner, session=a.session,
+        labels=a.labels, rule=a.rule, deadline=a.deadline,
+        encryption_state=a.encryption_state, kek_id=a.kek_id,
+        policy_revision=a.policy_revision, deleted_at=a.deleted_at,
+        deleted_reason=a.deleted_reason, findings=findings)

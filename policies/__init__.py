@@ -1,0 +1,1 @@
+"""The policy language: schema, loading, pure evaluation. No file, SQL or kernel I/O."""

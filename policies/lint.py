@@ -1,0 +1,109 @@
+"""Lint: legal policies that are probably not what the author meant.
+
+Warnings never block loading; ``scratchwarden policy check`` prints them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from policies.loader import LoadedPolicy, Location, PolicyWarning
+from policies.schema import RetainFrom
+from policies.yamlsrc import LineMap
+
+# Entity types emitted by presidio-analyzer's predefined recognizers and spaCy NER
+# (presidio-analyzer 2.2). Others are legal (custom recognizers) but get a warning,
+# because a typo such as US_SNN would silently never match.
+KNOWN_ENTITIES = frozenset({
+    "CREDIT_CARD", "CRYPTO", "DATE_TIME", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS",
+    "LOCATION", "MEDICAL_LICENSE", "NRP", "ORGANIZATION", "PERSON", "PHONE_NUMBER", "URL",
+    "US_BANK_NUMBER", "US_DRIVER_LICENSE", "US_ITIN", "US_MBI", "US_PASSPORT", "US_SSN",
+    "UK_NHS", "UK_NINO", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE", "IT_DRIVER_LICENSE",
+    "IT_VAT_CODE", "IT_PASSPORT", "IT_IDENTITY_CARD", "PL_PESEL", "SG_NRIC_FIN", "SG_UEN",
+    "AU_ABN", "AU_ACN", "AU_TFN", "AU_MEDICARE", "IN_PAN", "IN_AADHAAR", "IN_VEHICLE_REGISTRATION",
+    "IN_VOTER", "IN_PASSPORT", "IN_GSTIN", "FI_PERSONAL_IDENTITY_CODE", "KR_RRN", "TH_TNIN",
+    # scratchwarden's own secret recognizers (daemon/scan)
+    "CRYPTO_KEY", "PRIVATE_KEY", "AWS_ACCESS_KEY", "API_KEY", "PASSWORD", "JWT", "SECRET",
+    "GITHUB_TOKEN", "SLACK_TOKEN", "GCP_API_KEY", "GENERIC_SECRET",
+})
+
+
+def lint(loaded: LoadedPolicy, lines: Mapping[str, LineMap]) -> list[PolicyWarning]:
+    """All warnings for a loaded policy, in a stable order."""
+    return (_lint_roots(loaded) + _lint_rules(loaded) + _lint_classes(loaded)
+            + _lint_mode(loaded, lines))
+
+
+def _at(loaded: LoadedPolicy, key: str) -> Location | None:
+    return loaded.origins.get(key)
+
+
+def _warn(message: str, where: Location | None) -> PolicyWarning:
+    return PolicyWarning(message, where.file if where else None, where.line if where else None)
+
+
+def _lint_mode(loaded: LoadedPolicy, lines: Mapping[str, LineMap]) -> list[PolicyWarning]:
+    if loaded.policy.mode_set:
+        return []
+    first = next(iter(lines), None)
+    return [PolicyWarning("no global 'mode:' is set; rules and red lines without their own "
+                          "mode only audit", first, 1 if first else None)]
+
+
+def _lint_roots(loaded: LoadedPolicy) -> list[PolicyWarning]:
+    if not loaded.policy.roots:
+        return [PolicyWarning("no roots are declared; no file is governed by this policy")]
+    return []
+
+
+def _lint_rules(loaded: LoadedPolicy) -> list[PolicyWarning]:
+    policy = loaded.policy
+    out: list[PolicyWarning] = []
+    if not policy.rules:
+        return [PolicyWarning("no rules; every file is only recorded")]
+    sessionless = [r.name for r in policy.roots if "session" not in r.placeholders]
+    catch_all: str | None = None
+    for rule in policy.rules:
+        where = _at(loaded, f"rule:{rule.name}")
+        if catch_all is not None:
+            out.append(_warn(f"rule {rule.name!r} is unreachable: the catch-all rule "
+                             f"{catch_all!r} comes before it", where))
+        elif rule.match.is_catch_all:
+            catch_all = rule.name
+        if rule.retain and rule.retain.from_ is RetainFrom.SESSION_END and sessionless:
+            out.append(_warn(f"rule {rule.name!r} retains from session_end, but root(s) "
+                             f"{', '.join(sessionless)} have no {{session}} placeholder: their "
+                             f"files have no session end and are never deleted", where))
+        out.extend(_lint_entities(rule.match.entities or (), where, f"rule {rule.name!r}"))
+        out.extend(_lint_labels(loaded, rule.name, rule.match.labels or {}, where))
+    if catch_all is None:
+        out.append(_warn("the last rule is not a catch-all (a rule without match:); files "
+                         "that match no rule are only recorded",
+                         _at(loaded, f"rule:{policy.rules[-1].name}")))
+    return out
+
+
+def _lint_labels(loaded: LoadedPolicy, rule: str, labels: Mapping[str, object],
+                 where: Location | None) -> list[PolicyWarning]:
+    known = {p for r in loaded.policy.roots for p in r.placeholders}
+    return [_warn(f"rule {rule!r} matches label {name!r}, which no root path defines "
+                  f"(known: {', '.join(sorted(known)) or 'none'}); it can never match", where)
+            for name in labels if name not in known]
+
+
+def _lint_entities(entities: object, where: Location | None, owner: str) -> list[PolicyWarning]:
+    assert isinstance(entities, (list, tuple))
+    return [_warn(f"{owner}: entity type {e!r} is not emitted by any built-in recognizer; "
+                  f"check the spelling or make sure a custom recognizer emits it", where)
+            for e in entities if e not in KNOWN_ENTITIES]
+
+
+def _lint_classes(loaded: LoadedPolicy) -> list[PolicyWarning]:
+    policy = loaded.policy
+    used = {c for rule in policy.rules for c in (rule.match.classes or ())}
+    out: list[PolicyWarning] = []
+    for name, spec in policy.classes.items():
+        where = _at(loaded, f"class:{name}")
+        if name not in used:
+            out.append(_warn(f"class {name!r} is not used by any rule", where))
+        out.extend(_lint_entities(spec.entities, where, f"class {name!r}"))
+    return out
