@@ -42,6 +42,7 @@ from daemon.scan.workers import ScannerSpec, make_executor, submit_scan
 from daemon.watch import EventSink, Handler, OverflowDetector
 from daemon.workqueue import Pending, WorkQueue
 from inventory.records import FileObservation, FileStatus
+from inventory.store import Recording
 from policies.errors import InventoryUnavailable, ScratchwardenError
 
 log = logging.getLogger("scratchwarden.daemon")
@@ -209,7 +210,7 @@ class Daemon(EventSink):
         if m is None or path == m.root_dir:
             return
         due = event_time if closed else event_time + self.config.quiet_period
-        if not self.queue.put(path, due, event_time, m.root_dir):
+        if not self.queue.put(path, due, event_time, m.pattern):
             self._on_overflow("queue-full")
 
     def file_deleted(self, path: str) -> None:
@@ -380,15 +381,13 @@ class Daemon(EventSink):
                          now: datetime) -> None:
         if not observed:
             return
-        by_root: dict[str | None, list[FileObservation]] = collections.defaultdict(list)
-        labels: dict[str, dict[str, str]] = {}
+        recs = []
         for item, obs in observed:
-            by_root[item.root].append(obs)
             m = self._match(obs.path)
-            if m:
-                labels[obs.path] = m.labels
-        for root, obs_list in by_root.items():
-            self._store.record_many(self.node, root, obs_list, now=now, labels=labels)
+            labels = m.labels if m else {}
+            recs.append(Recording(obs, root=item.root, labels=labels,
+                                  session=labels.get("session")))
+        self._store.record_many(self.node, recs, now=now)
 
     def _record_other(self, kind: str, payload: Any, now: datetime) -> None:
         if kind == "deleted":
@@ -399,7 +398,7 @@ class Daemon(EventSink):
             self._store.mark_renamed(self.node, src, dest, now=now)
         elif kind == "dir-deleted":
             prefix = payload.rstrip("/") + "/"
-            for path in list(self._store.known_files(self.node, None)):
+            for path in list(self._known_all()):
                 if path.startswith(prefix) and not os.path.lexists(path):
                     self._store.mark_deleted(self.node, path, now=now, reason="removed")
                     self._known.pop(path, None)
@@ -446,7 +445,8 @@ class Daemon(EventSink):
 
     def _reconcile_walk(self, trigger: str) -> None:
         t0 = time.monotonic()
-        known = self._store.known_files(self.node, None)
+        known = self._known_all()
+        retry = set(self._known_unscannable())
         seen: set[str] = set()
         queued = 0
         for base in sorted({p.base for p in self.patterns}):
@@ -459,12 +459,12 @@ class Daemon(EventSink):
                 seen.add(entry.path)
                 st = entry.stat
                 k = known.get(entry.path)
-                if k is not None and (k[0], k[1], k[2]) == (st.st_ino, st.st_size,
-                                                            st.st_mtime_ns):
+                if k is not None and entry.path not in retry and \
+                        (k.inode, k.size, k.mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns):
                     self._known[entry.path] = (st.st_ino, st.st_size, st.st_mtime_ns)
                     continue
                 now = time.monotonic()
-                while not self.queue.put(entry.path, now, now, m.root_dir):
+                while not self.queue.put(entry.path, now, now, m.pattern):
                     if self.stop_event.wait(0.2):  # backpressure, not growth
                         return
                 queued += 1
@@ -479,6 +479,18 @@ class Daemon(EventSink):
         log.info("reconcile done", extra={"trigger": trigger, "queued": queued,
                                           "vanished": len(vanished), "files": len(seen),
                                           "seconds": round(time.monotonic() - t0, 3)})
+
+    def _known_all(self) -> dict[str, Any]:
+        known: dict[str, Any] = {}
+        for p in self.patterns:
+            known.update(self._store.known_files(self.node, p.pattern))
+        return known
+
+    def _known_unscannable(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for p in self.patterns:
+            out.update(self._store.known_unscannable(self.node, p.pattern))
+        return out
 
     def _ensure_watched(self, base: str) -> None:
         watched = {w.path for w in getattr(self._observer, "_watches", {})} \

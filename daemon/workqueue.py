@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+import time
 from dataclasses import dataclass
 
 
@@ -50,6 +51,8 @@ class WorkQueue:
                 item.root = root or item.root
             self._seq += 1
             heapq.heappush(self._heap, (due, self._seq, path))
+            if len(self._heap) > 4 * self.capacity + 64:
+                self._compact()
             self._cond.notify()
             return True
 
@@ -62,14 +65,14 @@ class WorkQueue:
         ``timeout`` seconds for one to become due."""
         with self._cond:
             out = self._pop_due(now, limit)
-            if out or self._closed:
+            if out or self._closed or timeout <= 0:
                 return out
             wait = timeout
             if self._heap:
                 wait = max(0.0, min(timeout, self._heap[0][0] - now))
+            t0 = time.monotonic()
             self._cond.wait(wait)
-            import time
-            return self._pop_due(time.monotonic(), limit)
+            return self._pop_due(now + (time.monotonic() - t0), limit)
 
     def _pop_due(self, now: float, limit: int) -> list[Pending]:
         out: list[Pending] = []
@@ -83,6 +86,11 @@ class WorkQueue:
         if not self._items:
             self._heap.clear()
         return out
+
+    def _compact(self) -> None:
+        """Drop stale heap entries left by coalescing (keeps memory bounded)."""
+        self._heap = [(it.due, i, p) for i, (p, it) in enumerate(self._items.items())]
+        heapq.heapify(self._heap)
 
     def close(self) -> None:
         with self._cond:

@@ -38,8 +38,8 @@ def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as e:
-        raise InventoryError(f"inventory URL: expected sqlite:///PATH or "
-                             f"postgresql+psycopg://..., found an unparsable URL") from e
+        raise InventoryError("inventory URL: expected sqlite:///PATH or "
+                             "postgresql+psycopg://..., found an unparsable URL") from e
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise InventoryError(f"inventory URL: expected sqlite or postgresql, "
                              f"found {parsed.get_backend_name()!r}")

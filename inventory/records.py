@@ -8,7 +8,7 @@ import enum
 from dataclasses import dataclass, field
 
 
-class FileStatus(str, enum.Enum):
+class FileStatus(enum.StrEnum):
     SCANNED = "scanned"          # content read and analysed
     UNSCANNABLE = "unscannable"  # tried and failed; ``reason`` says why (never "clean")
     SKIPPED = "skipped"          # deliberately not read: socket, FIFO, device, symlink

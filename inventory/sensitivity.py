@@ -24,7 +24,7 @@ import enum
 from collections.abc import Collection, Iterable
 
 
-class Sensitivity(str, enum.Enum):
+class Sensitivity(enum.StrEnum):
     NONE = "none"
     INTERNAL = "internal"
     CONFIDENTIAL = "confidential"

@@ -5,28 +5,20 @@ Lifecycle of a row (see ``inventory.models`` for why):
 ``record_observation`` creates the live row of a (node, path) or updates it;
 ``mark_renamed`` moves the live row to a new path; ``mark_deleted`` ends it
 (the row stays). Each of these writes an ``asset_events`` row when something
-changed. Every public method runs in one transaction; database errors come out
-as ``InventoryUnavailable`` (retry later) or ``InventoryError``.
-
-Findings of an unscannable or skipped file: the observation replaces the
-findings only if it is a successful scan, or if the content is not known to be
-the same (``sha256`` missing or different). A rescan that times out on
-unchanged content therefore keeps the last known findings and sensitivity —
-fail closed: a file never looks cleaner because we failed to read it.
+changed (``inventory.recording`` says how findings are replaced). Every public
+method runs in one transaction; database errors come out as
+``InventoryUnavailable`` (retry later) or ``InventoryError``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from inventory import audit
@@ -42,9 +34,16 @@ from inventory.models import (
     Fingerprint,
     JournalEntry,
 )
+from inventory.recording import (
+    BatchWriter,
+    Recording,
+    add_event,
+    end_asset,
+    live_row,
+    path_key,
+    storable_path,
+)
 from inventory.records import FileObservation, FileStatus
-from inventory.sensitivity import sensitivity_of
-from inventory.summarize import TypeSummary, fingerprints, summarize
 from inventory.views import (
     AssetView,
     AuditHead,
@@ -61,33 +60,6 @@ PAGE = 1000
 # Columns whose change makes an asset_event "changed" (names only go in the event).
 _TRACKED = ("root", "inode", "device", "size", "mtime_ns", "sha256", "mime", "status", "reason",
             "sensitivity", "classification", "owner", "session", "labels")
-
-
-@dataclass(frozen=True, slots=True)
-class Recording:
-    """One observation with the context the daemon knows about its file."""
-
-    obs: FileObservation
-    root: str | None = None
-    labels: Mapping[str, str] | None = None
-    owner: str | None = None
-    session: str | None = None
-    sensitivity: str | None = None
-
-
-def path_key(path: str) -> str:
-    """SHA-256 of the path's bytes (surrogate-escaped names included)."""
-    return hashlib.sha256(os.fsencode(path)).hexdigest()
-
-
-def storable_path(path: str) -> str:
-    """The path as text the database accepts: a name that is not valid UTF-8 is
-    shown with backslash escapes (``path_key`` still identifies it exactly)."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 class Store:
@@ -150,9 +122,12 @@ class Store:
     def record_many(self, node: str, recordings: Iterable[Recording], *,
                     now: datetime) -> list[int]:
         """Record a burst of observations in ONE transaction; asset ids in order."""
-        when = as_utc(now)
-        with self._write() as s:
-            return [_record(s, node, rec, when) for rec in recordings]
+        when, batch = as_utc(now), list(recordings)
+        with self._write() as s, s.no_autoflush:
+            writer = BatchWriter(s, node, when, [rec.obs.path for rec in batch])
+            for rec in batch:
+                writer.add(rec)
+            return writer.finish()
 
     def mark_seen(self, node: str, paths: Iterable[str], *, now: datetime) -> int:
         """Bump last_seen of live rows a reconcile walk found unchanged."""
@@ -171,10 +146,11 @@ class Store:
                      reason: str) -> int | None:
         """End the live row of ``path`` (kept, status deleted); its id, or None."""
         with self._write() as s:
-            asset = _live(s, node, path)
+            asset = live_row(s, node, path)
             if asset is None:
                 return None
-            _end(s, asset, as_utc(now), reason)
+            end_asset(asset, as_utc(now), reason)
+            add_event(s, asset, "deleted", as_utc(now), {"reason": reason})
             return asset.id
 
     def mark_renamed(self, node: str, old: str, new: str, *, now: datetime,
@@ -185,18 +161,19 @@ class Store:
         unknown (the caller then scans ``new`` as a new file)."""
         when = as_utc(now)
         with self._write() as s:
-            asset = _live(s, node, old)
+            asset = live_row(s, node, old)
             if asset is None:
                 return None
-            replaced = _live(s, node, new)
+            replaced = live_row(s, node, new)
             if replaced is not None and replaced.id != asset.id:
-                _end(s, replaced, when, "replaced-by-rename")
+                end_asset(replaced, when, "replaced-by-rename")
+                add_event(s, replaced, "deleted", when, {"reason": "replaced-by-rename"})
                 s.flush()
             asset.path, asset.path_key = storable_path(new), path_key(new)
             if new_root is not None:
                 asset.root = new_root
             asset.last_seen = when
-            _event(s, asset, "renamed", when, {"from": storable_path(old)})
+            add_event(s, asset, "renamed", when, {"from": storable_path(old)})
             return asset.id
 
     # -- policy outcomes (later issues) ---------------------------------------------
@@ -207,13 +184,13 @@ class Store:
         """Store the rule and retention deadline the policy decided for ``path``."""
         when = as_utc(now)
         with self._write() as s:
-            asset = _live(s, node, path)
+            asset = live_row(s, node, path)
             if asset is None:
                 return None
             new = (rule, as_utc(deadline) if deadline else None, policy_revision)
             if (asset.rule, asset.deadline, asset.policy_revision) != new:
                 asset.rule, asset.deadline, asset.policy_revision = new
-                _event(s, asset, "decided", when, {"rule": rule,
+                add_event(s, asset, "decided", when, {"rule": rule,
                        "deadline": new[1].isoformat() if new[1] else None,
                        "policy_revision": policy_revision})
             return asset.id
@@ -225,12 +202,12 @@ class Store:
                                  f"found {state!r}")
         when = as_utc(now)
         with self._write() as s:
-            asset = _live(s, node, path)
+            asset = live_row(s, node, path)
             if asset is None:
                 return None
             if (asset.encryption_state, asset.kek_id) != (state, kek_id):
                 asset.encryption_state, asset.kek_id = state, kek_id
-                _event(s, asset, state, when, {"kek_id": kek_id})
+                add_event(s, asset, state, when, {"kek_id": kek_id})
             return asset.id
 
     # -- reading ------------------------------------------------------------------
@@ -354,112 +331,6 @@ class Store:
 
 def _root_is(root: str | None) -> Any:
     return Asset.root.is_(None) if root is None else Asset.root == root
-
-
-def _live(s: Session, node: str, path: str) -> Asset | None:
-    return s.scalars(select(Asset).where(Asset.node == node, Asset.path_key == path_key(path),
-                                         Asset.deleted_at.is_(None))).first()
-
-
-def _event(s: Session, asset: Asset, kind: str, when: datetime,
-           details: dict[str, Any] | None) -> None:
-    s.add(AssetEvent(asset_id=asset.id, node=asset.node, path=asset.path, kind=kind,
-                     time=when, details=details))
-
-
-def _end(s: Session, asset: Asset, when: datetime, reason: str) -> None:
-    asset.status, asset.deleted_at, asset.deleted_reason = "deleted", when, reason
-    _event(s, asset, "deleted", when, {"reason": reason})
-
-
-def _record(s: Session, node: str, rec: Recording, when: datetime) -> int:
-    obs = rec.obs
-    asset = _live(s, node, obs.path)
-    if obs.status is FileStatus.DELETED:
-        return _record_deleted(s, node, rec, asset, when)
-    summaries = summarize(obs.findings)
-    prints = fingerprints(obs.findings)
-    if asset is None:
-        asset = Asset(node=node, path=storable_path(obs.path), path_key=path_key(obs.path),
-                      first_seen=when, encryption_state="plaintext")
-        s.add(asset)
-        changed: list[str] = ["new"]
-    else:
-        changed = []
-    replace = obs.status is FileStatus.SCANNED or obs.sha256 is None \
-        or obs.sha256 != asset.sha256 or asset.id is None
-    values = _new_values(rec, asset, summaries, replace)
-    changed += [k for k, v in values.items() if getattr(asset, k) != v]
-    for k, v in values.items():
-        setattr(asset, k, v)
-    asset.last_seen = when
-    if obs.status in (FileStatus.SCANNED, FileStatus.UNSCANNABLE):
-        asset.last_scanned = when
-    s.flush()
-    if replace:
-        _replace_findings(s, asset.id, summaries, prints, fresh=changed[:1] == ["new"])
-    if changed[:1] == ["new"]:
-        _event(s, asset, "seen", when, {"status": asset.status})
-    elif changed:
-        _event(s, asset, "changed", when, {"fields": changed})
-    return asset.id
-
-
-def _new_values(rec: Recording, asset: Asset, summaries: Sequence[TypeSummary],
-                replace: bool) -> dict[str, Any]:
-    obs = rec.obs
-    values: dict[str, Any] = {
-        "root": rec.root, "inode": obs.inode, "device": obs.device, "size": obs.size,
-        "mtime_ns": obs.mtime_ns, "sha256": obs.sha256, "mime": obs.mime,
-        "status": obs.status.value, "reason": obs.reason, "owner": rec.owner,
-        "session": rec.session, "labels": dict(rec.labels) if rec.labels else None,
-    }
-    types = [t.entity_type for t in summaries]
-    if replace:
-        values["classification"] = ",".join(types) if types else None
-        values["sensitivity"] = rec.sensitivity or _derived(obs, types)
-    elif rec.sensitivity is not None:
-        values["sensitivity"] = rec.sensitivity
-    return values
-
-
-def _derived(obs: FileObservation, types: list[str]) -> str | None:
-    """Unknown (None) unless the content was read: an unscannable file is never
-    'none' (invariant 4: not silently clean)."""
-    if obs.status is FileStatus.SCANNED or types:
-        return sensitivity_of(types).value
-    return None
-
-
-def _record_deleted(s: Session, node: str, rec: Recording, asset: Asset | None,
-                    when: datetime) -> int:
-    if asset is None:  # created and gone before we scanned it: still worth a row
-        asset = Asset(node=node, root=rec.root, path=storable_path(rec.obs.path),
-                      path_key=path_key(rec.obs.path), first_seen=when, last_seen=when,
-                      status="deleted", deleted_at=when, encryption_state="plaintext",
-                      deleted_reason=rec.obs.reason or "gone")
-        s.add(asset)
-        s.flush()
-        _event(s, asset, "deleted", when, {"reason": asset.deleted_reason})
-        return asset.id
-    _end(s, asset, when, rec.obs.reason or "gone")
-    return asset.id
-
-
-def _replace_findings(s: Session, asset_id: int, summaries: Sequence[TypeSummary],
-                      prints: Mapping[tuple[str, str], int], *, fresh: bool) -> None:
-    if not fresh:
-        s.execute(delete(FindingRow).where(FindingRow.asset_id == asset_id))
-        s.execute(delete(Fingerprint).where(Fingerprint.asset_id == asset_id))
-    if summaries:
-        s.execute(insert(FindingRow), [
-            {"asset_id": asset_id, "entity_type": t.entity_type, "count": t.count,
-             "max_score": t.max_score, "recognizers": t.recognizers, "locations": t.locations}
-            for t in summaries])
-    if prints:
-        s.execute(insert(Fingerprint), [
-            {"asset_id": asset_id, "entity_type": t, "hmac": h, "count": n}
-            for (t, h), n in prints.items()])
 
 
 def _views(s: Session, assets: Sequence[Asset]) -> list[AssetView]:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from policies.schema import Mode
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     """What the enforcer should do next. ``record`` only keeps the inventory
     row; ``none`` means the file is not governed (no root, excluded)."""
 

@@ -55,15 +55,14 @@ def check_glob(pattern: str, *, placeholders: frozenset[str] = frozenset(),
 
 
 def _class_end(glob: str, start: int) -> int:
-    """Index just after the ``]`` closing the class opened at ``start``."""
+    """Index just after the ``]`` closing the class opened at ``start`` (in one
+    path segment: a class never spans a ``/``)."""
     i = start + 1
     if i < len(glob) and glob[i] == "!":
         i += 1
     if i < len(glob) and glob[i] == "]":
         i += 1
     while i < len(glob) and glob[i] != "]":
-        if glob[i] == "/":
-            raise ValueError(f"glob {glob!r}: '/' inside a [character class]")
         i += 1
     if i >= len(glob):
         raise ValueError(f"glob {glob!r}: '[' at position {start + 1} is never closed by ']'")

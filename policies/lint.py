@@ -21,9 +21,10 @@ KNOWN_ENTITIES = frozenset({
     "IT_VAT_CODE", "IT_PASSPORT", "IT_IDENTITY_CARD", "PL_PESEL", "SG_NRIC_FIN", "SG_UEN",
     "AU_ABN", "AU_ACN", "AU_TFN", "AU_MEDICARE", "IN_PAN", "IN_AADHAAR", "IN_VEHICLE_REGISTRATION",
     "IN_VOTER", "IN_PASSPORT", "IN_GSTIN", "FI_PERSONAL_IDENTITY_CODE", "KR_RRN", "TH_TNIN",
-    # scratchwarden's own secret recognizers (daemon/scan)
-    "CRYPTO_KEY", "PRIVATE_KEY", "AWS_ACCESS_KEY", "API_KEY", "PASSWORD", "JWT", "SECRET",
-    "GITHUB_TOKEN", "SLACK_TOKEN", "GCP_API_KEY", "GENERIC_SECRET",
+    # scratchwarden's own recognizers (daemon/scan/recognizers; kept in sync by a test)
+    "ADDRESS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "GCP_SERVICE_ACCOUNT_KEY",
+    "AZURE_STORAGE_KEY", "PRIVATE_KEY", "GITHUB_TOKEN", "GITLAB_TOKEN", "SLACK_TOKEN",
+    "STRIPE_KEY", "JWT", "PASSWORD_ASSIGNMENT", "API_KEY_ASSIGNMENT",
 })
 
 

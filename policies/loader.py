@@ -171,7 +171,7 @@ def _parse_one(name: str, blob: bytes) -> _Source:
     try:
         document = PolicyDocument.model_validate(data)
     except ValidationError as e:
-        raise PolicyErrors(errors_from_validation(e, lines)) from e
+        raise PolicyErrors(errors_from_validation(e, lines, model=PolicyDocument)) from e
     return _Source(name, document, lines)
 
 

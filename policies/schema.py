@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -88,12 +89,12 @@ RootPattern = Annotated[str, AfterValidator(globs.check_root_pattern)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-class Mode(str, enum.Enum):
+class Mode(enum.StrEnum):
     AUDIT = "audit"
     ENFORCE = "enforce"
 
 
-class RetainFrom(str, enum.Enum):
+class RetainFrom(enum.StrEnum):
     FIRST_SEEN = "first_seen"
     MODIFIED = "modified"
     SESSION_END = "session_end"
@@ -323,7 +324,7 @@ class RedLine(StrictModel):
         return self
 
     @staticmethod
-    def _names(ops: set[str] | frozenset[str]) -> str:
+    def _names(ops: Collection[str]) -> str:
         return "[" + ", ".join(sorted(ops)) + "]"
 
 

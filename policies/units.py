@@ -16,6 +16,7 @@ _MAX_DURATION = timedelta(days=100 * 366)
 
 _SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
                "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_SIZE_NAMES = "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
 _SIZE = re.compile(r"([0-9]+)\s*([A-Za-z]*)")
 
 
@@ -51,12 +52,13 @@ def parse_duration(text: object) -> timedelta:
 
 
 def format_duration(delta: timedelta) -> str:
-    """The inverse of :func:`parse_duration` for whole seconds (``1h30m``)."""
+    """The inverse of :func:`parse_duration` for whole seconds (``1h30m``; days,
+    not weeks, as people write retention periods: ``14d``)."""
     seconds = int(abs(delta).total_seconds())
     if seconds == 0:
         return "0s"
     parts = []
-    for unit in _UNIT_ORDER:
+    for unit in _UNIT_ORDER[1:]:
         size = int(_DURATION_UNITS[unit].total_seconds())
         if seconds >= size:
             parts.append(f"{seconds // size}{unit}")
@@ -77,8 +79,7 @@ def parse_size(value: object) -> int:
     m = _SIZE.fullmatch(value.strip())
     unit = m.group(2).upper() if m else ""
     if not m or (unit and unit not in _SIZE_UNITS):
-        raise ValueError(f"expected a size like 4096, 512KiB or 10MB "
-                         f"(units {', '.join(k if 'I' not in k else k.replace('I', 'i') for k in _SIZE_UNITS)}), "
+        raise ValueError(f"expected a size like 4096, 512KiB or 10MB (units {_SIZE_NAMES}), "
                          f"found {value!r}")
     return int(m.group(1)) * _SIZE_UNITS.get(unit, 1)
 

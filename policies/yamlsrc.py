@@ -22,10 +22,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from policies.errors import ConfigError, PolicyError
@@ -80,6 +80,21 @@ class LineLoader(
         yaml.composer.Composer.__init__(self)
         yaml.constructor.SafeConstructor.__init__(self)
         _Resolver.__init__(self)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """YAML 1.2 integers: ``010`` is ten (YAML 1.1 read it as octal 8)."""
+        text = str(self.construct_scalar(node))
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        return sign * int(digits, 10)
+
+
+LineLoader.add_constructor(  # type: ignore[type-var]  # the stub rejects subclasses
+    "tag:yaml.org,2002:int", LineLoader.construct_yaml_int)
 
 
 @dataclass(frozen=True)
@@ -196,7 +211,8 @@ def _build_mapping(
     seen: dict[Any, int] = {}
     for key_node, value_node in node.value:
         key_line = key_node.start_mark.line + 1
-        if key_node.tag == "tag:yaml.org,2002:merge":
+        if key_node.tag == "tag:yaml.org,2002:merge" or (
+                key_node.value == "<<" and key_node.style is None):
             raise error("merge keys (<<) are not supported; write the keys out",
                         file=lines.file, line=key_line)
         if not isinstance(key_node, yaml.ScalarNode):
@@ -225,22 +241,60 @@ def errors_from_validation(
     exc: ValidationError, lines: LineMap, *, error: type[LocatedError] = PolicyError,  # type: ignore[assignment]
     prefix: PathKey = (), show_values: bool = True,
     describe: Callable[[ErrorDetails], str | None] | None = None,
+    model: type[BaseModel] | None = None,
 ) -> list[LocatedError]:
     """One located error per pydantic error, in file order.
 
     ``prefix`` is prepended to each location (for sections validated alone);
     ``show_values=False`` keeps input values out of messages (config files may
-    hold secrets); ``describe`` may rewrite a message (return None to keep)."""
+    hold secrets); ``describe`` may rewrite a message (return None to keep);
+    ``model``, the validated model class, lets unknown-key errors list the
+    keys that are allowed there."""
     out: list[tuple[int, LocatedError]] = []
     for detail in exc.errors(include_url=False):
         loc = prefix + tuple(p for p in detail["loc"] if isinstance(p, (str, int)))
         path = lines.resolve(loc)
         message = (describe(detail) if describe else None) or _message(detail, show_values)
+        if detail["type"] == "extra_forbidden" and model is not None:
+            allowed = allowed_keys(model, detail["loc"][:-1])
+            if allowed:
+                message += f"; expected one of: {', '.join(allowed)}"
         where = dotted(path + _missing_tail(loc, path, detail))
         line = lines.line(path)
         out.append((line, error(f"{where}: {message}", file=lines.file, line=line)))
     out.sort(key=lambda pair: pair[0])
     return [e for _, e in out]
+
+
+def allowed_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys a mapping at pydantic location ``loc`` may hold (aliases used)."""
+    current: Any = model
+    for part in loc:
+        fields = _fields(current)
+        if isinstance(part, str) and part in fields:
+            current = fields[part]
+        elif not isinstance(part, str) or fields:
+            current = _inner_model(current)
+    return sorted(_fields(current))
+
+
+def _fields(tp: Any) -> dict[str, Any]:
+    """alias-or-name -> annotation, if ``tp`` (unwrapped) is a model class."""
+    m = _inner_model(tp)
+    if m is None:
+        return {}
+    return {(f.alias or n): f.annotation for n, f in m.model_fields.items()}
+
+
+def _inner_model(tp: Any) -> type[BaseModel] | None:
+    """The model class inside ``tp`` (through Optional, list, dict, Annotated)."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in reversed(get_args(tp)):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _missing_tail(loc: PathKey, path: PathKey, detail: ErrorDetails) -> PathKey:
@@ -256,7 +310,7 @@ def _message(detail: ErrorDetails, show_values: bool) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
-        return "unknown key (not part of the schema; check the spelling)"
+        return "unknown key (check the spelling)"
     ctx = detail.get("ctx") or {}
     if kind == "value_error" and "error" in ctx:
         return f"{ctx['error']}"

@@ -102,7 +102,7 @@ def open_regular(dir_fd: int, name: str, *, single_link: bool) -> tuple[int, os.
     return fd, st
 
 
-def _check_unchanged(fd: int, dir_fd: int, name: str, before: os.stat_result) -> None:
+def check_unchanged(fd: int, dir_fd: int, name: str, before: os.stat_result) -> None:
     now = os.fstat(fd)
     try:
         named = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -215,7 +215,7 @@ def _encrypt_in(dir_fd: int, name: str, target: str, keyring: Keyring, chunk_siz
             hook("tmp-created")
             _write_encrypted(src_fd, tmp_fd, before, keyring, chunk_size)
             hook("tmp-written")
-            _check_unchanged(src_fd, dir_fd, name, before)
+            check_unchanged(src_fd, dir_fd, name, before)
             os.fsync(tmp_fd)
             hook("tmp-synced")
             _rename_into_place(tmp, target, dir_fd)
@@ -243,7 +243,7 @@ def _remove_plaintext(src_fd: int, dir_fd: int, name: str, target: str,
     """Unlink the plaintext only if it is still the file we encrypted; if it
     changed after the ciphertext was written, the ciphertext is stale: drop it."""
     try:
-        _check_unchanged(src_fd, dir_fd, name, before)
+        check_unchanged(src_fd, dir_fd, name, before)
     except FileError:
         os.unlink(target, dir_fd=dir_fd)
         os.fsync(dir_fd)
@@ -335,7 +335,7 @@ def _decrypt_in(src_dir: int, name: str, out_dir: int, out_name: str, keyring: K
         os.fsync(out_dir)
         hook("dir-synced")
         if remove_src:
-            _check_unchanged(src_fd, src_dir, name, before)
+            check_unchanged(src_fd, src_dir, name, before)
             os.unlink(name, dir_fd=src_dir)
             hook("ciphertext-removed")
             os.fsync(src_dir)

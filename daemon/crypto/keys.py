@@ -37,6 +37,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from daemon.safefs import atomic_write, fsync_dir
 from policies.errors import KeyMaterialError
@@ -57,6 +58,7 @@ class Keyring:
     keys: Mapping[str, bytes] = field(repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", MappingProxyType(dict(self.keys)))
         for kek_id, key in self.keys.items():
             check_kek_id(kek_id)
             if len(key) != KEK_SIZE:

@@ -72,17 +72,16 @@ def unlock(env: Envelope, keyring: Keyring) -> tuple[bytes, int]:
     """The data key and the index of the slot that opened it. Tries the slot
     wrapped under the active KEK first. Raises ``KeyMaterialError`` when no slot
     names a KEK in the keyring, ``CiphertextError`` when none authenticates."""
-    usable = [i for i, s in enumerate(env.slots) if s is not None and s.kek_id in keyring.keys]
+    usable = [(i, s) for i, s in enumerate(env.slots)
+              if s is not None and s.kek_id in keyring.keys]
     if not usable:
         if not env.kek_ids():
             raise CiphertextError("no-usable-key-slot", "both key slots are empty")
         raise KeyMaterialError(f"this file's data key is wrapped under KEK(s) "
                                f"{list(env.kek_ids())}; the keyring holds {sorted(keyring.keys)}")
-    usable.sort(key=lambda i: env.slots[i].kek_id != keyring.active_id)  # type: ignore[union-attr]
+    usable.sort(key=lambda pair: pair[1].kek_id != keyring.active_id)
     error: CiphertextError | None = None
-    for i in usable:
-        slot = env.slots[i]
-        assert slot is not None
+    for i, slot in usable:
         try:
             return unwrap_data_key(slot, keyring.get(slot.kek_id), env.hhash), i
         except CiphertextError as e:

@@ -228,7 +228,8 @@ class LandlockRules:
 
     @classmethod
     def confine_writes(cls, writable: Iterable[str], *, executable: Iterable[str] | None = None,
-                       exec_denied: Iterable[str] = (), tcp_connect_ports: Iterable[int] | None = None,
+                       exec_denied: Iterable[str] = (),
+                       tcp_connect_ports: Iterable[int] | None = None,
                        tcp_bind_ports: Iterable[int] | None = None,
                        scope_signals: bool = True) -> LandlockRules:
         """The usual red-line sandbox: read everywhere, write only beneath

@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _exec(command: list[str]) -> int:
     try:
-        os.execvp(command[0], command)
+        os.execvp(command[0], command)  # noqa: S606 - exec'ing the user's argv is the point
     except FileNotFoundError:
         print(f"scratchwarden sandbox: {command[0]}: command not found", file=sys.stderr)
         return EXIT_NOT_FOUND

@@ -224,6 +224,33 @@ def _back_to_space(text: str, pos: int, floor: int) -> int:
     return pos
 
 
+# NER labels that a street address legitimately contains ("123 John Smith Road",
+# "Paris", a postal code read as a date): inside an ADDRESS they are noise.
+_SUBSUMED_BY_ADDRESS = frozenset({"PERSON", "LOCATION", "DATE_TIME", "ORGANIZATION", "NRP"})
+_ADDRESS_MIN_SCORE = 0.5
+
+
+# Structured values that spaCy often misreads as a date ("0494 92 82 32").
+_STRUCTURED = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
+                         "US_DRIVER_LICENSE", "EMAIL_ADDRESS", "ADDRESS"})
+
+
+def drop_subsumed(findings: Sequence[RawFinding]) -> list[RawFinding]:
+    """Drop NER findings lying inside a confident ADDRESS finding, and DATE_TIME
+    findings overlapping a structured value (phone, card, ...)."""
+    addresses = [f for f in findings
+                 if f.entity_type == "ADDRESS" and f.score >= _ADDRESS_MIN_SCORE]
+    structured = [f for f in findings if f.entity_type in _STRUCTURED]
+    return [f for f in findings
+            if not (f.entity_type in _SUBSUMED_BY_ADDRESS
+                    and any(a.start <= f.start and f.end <= a.end for a in addresses))
+            and not (f.entity_type == "DATE_TIME"
+                     and any(s.start < f.end and f.start < s.end for s in structured))
+            and not (f.entity_type == "PHONE_NUMBER"
+                     and any(c.entity_type == "CREDIT_CARD" and c.score >= f.score
+                             and c.start <= f.start and f.end <= c.end for c in structured))]
+
+
 def dedupe(findings: Sequence[RawFinding]) -> list[RawFinding]:
     """Report each place once: among overlapping findings of the same type keep
     the best (highest score, then longest, then earliest). Findings of
@@ -292,7 +319,7 @@ class Detector:
                 if next_start is not None and f.start >= next_start:
                     continue
                 found.append(f)
-        return dedupe(found)
+        return dedupe(drop_subsumed(found))
 
     def _analyze(self, chunk: str, base: int, context: list[str]) -> list[RawFinding]:
         results: list[RecognizerResult] = self.analyzer.analyze(

@@ -47,11 +47,10 @@ def run_scan(job: ScanJob, sink: Callable[[FileObservation], None], store: Any |
     def flush() -> None:
         if store is not None and pending:
             now = datetime.now(UTC)
-            by_root: dict[str, list[FileObservation]] = collections.defaultdict(list)
-            for root, obs in pending:
-                by_root[root].append(obs)
-            for root, batch in by_root.items():
-                store.record_many(node, root, batch, now=now)
+            from inventory.store import Recording
+
+            store.record_many(node, [Recording(obs, root=root) for root, obs in pending],
+                              now=now)
         pending.clear()
 
     def done(root: str, obs: FileObservation) -> None:

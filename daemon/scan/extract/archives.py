@@ -21,6 +21,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from typing import IO
 
 from daemon.scan.extract.documents import check_declared_sizes, extract_docx
 from daemon.scan.extract.segmenting import prefixed
@@ -132,11 +133,25 @@ def _zip_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ctx: Ctx,
         for info in infos:
             try:
                 with zf.open(info) as raw:
-                    meter = _Metered(raw, ctx, lambda i=info: i.compress_size)  # type: ignore[misc]
+                    meter = _Metered(raw, ctx, _zip_consumed(raw, info))
                     inp = Input(meter, info.filename, None)
                     yield from nested(inp, ctx, recurse, _member_prefix(info.filename))
             except _DAMAGE as e:
                 raise _damaged("zip member", e) from e
+
+
+def _zip_consumed(raw: IO[bytes], info: zipfile.ZipInfo) -> Callable[[], int]:
+    """Compressed bytes of the member consumed so far. ``ZipExtFile`` reads
+    ahead (its ``_compress_left``) and keeps what the decompressor has not yet
+    used (``unconsumed_tail``); without those (another Python), fall back to
+    the declared compressed size, which only makes the ratio check later."""
+    if not isinstance(getattr(raw, "_compress_left", None), int):
+        return lambda: info.compress_size
+
+    def consumed() -> int:
+        tail = getattr(getattr(raw, "_decompressor", None), "unconsumed_tail", b"")
+        return info.compress_size - int(getattr(raw, "_compress_left", 0)) - len(tail)
+    return consumed
 
 
 def gzip_inner_name(head: bytes, outer: str) -> str:
@@ -160,12 +175,18 @@ def extract_gzip(inp: Input, ctx: Ctx, recurse: Recurse) -> Result:
     _check_depth(ctx)
     name = gzip_inner_name(inp.head, inp.name)
     counting = _Counting(inp.reader())
-    gz = gzip.GzipFile(fileobj=counting, mode="rb")  # type: ignore[arg-type]
+    gz = gzip.GzipFile(fileobj=counting, mode="rb")  # type: ignore[call-overload]
     try:
         inner = Input(_Metered(gz, ctx, lambda: counting.count), name, None)
     except _DAMAGE as e:
         raise _damaged("gzip", e) from e
-    return MIME["gzip"], _guarded("gzip", nested(inner, ctx, recurse, _member_prefix(name)))
+    # A gzip wraps one file: binary content makes the gzip itself binary.
+    child = Ctx(ctx.limits, ctx.budget, ctx.depth + 1)
+    try:
+        _, segments = recurse(inner, child)
+    except _DAMAGE as e:
+        raise _damaged("gzip", e) from e
+    return MIME["gzip"], _guarded("gzip", prefixed(_member_prefix(name), segments))
 
 
 def _guarded(what: str, segments: Iterator[Segment]) -> Iterator[Segment]:

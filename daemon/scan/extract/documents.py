@@ -26,8 +26,7 @@ Result = tuple[str, Iterator[Segment]]
 
 
 def extract_pdf(inp: Input, ctx: Ctx) -> Result:
-    from pypdf import PdfReader
-    from pypdf.constants import PasswordType
+    from pypdf import PasswordType, PdfReader
 
     f = inp.as_seekable(ctx.limits.max_file_bytes)
     try:

@@ -34,7 +34,7 @@ MAX_PROGRESS_CALLS = 5_000      # 50M instructions per database
 
 
 def extract_sqlite(inp: Input, ctx: Ctx) -> Result:
-    data = inp.read_all(ctx.limits.max_file_bytes)
+    data = _without_wal_flag(inp.read_all(ctx.limits.max_file_bytes))
     con = sqlite3.connect(":memory:", check_same_thread=False)
     try:
         con.deserialize(data)
@@ -48,6 +48,14 @@ def extract_sqlite(inp: Input, ctx: Ctx) -> Result:
         con.close()
         raise
     return MIME["sqlite"], _table_segments(con, tables, ctx.limits)
+
+
+def _without_wal_flag(data: bytes) -> bytes:
+    """A WAL-mode database (header bytes 18-19 = 2) cannot be opened in memory;
+    its main file is a valid rollback-mode image, so say so in our copy."""
+    if len(data) >= 20 and data[18:20] == b"\x02\x02":
+        return data[:18] + b"\x01\x01" + data[20:]
+    return data
 
 
 def _harden(con: sqlite3.Connection) -> None:

@@ -53,8 +53,9 @@ def detect_encoding(head: bytes, complete: bool) -> TextEncoding | None:
     its end is then an error, not a continuation)."""
     for bom, codec in _BOMS:
         if head.startswith(bom):
-            enc = TextEncoding(codec, len(bom))
-            return enc if is_printable(decode_head(head, enc, complete)) else None
+            with_bom = TextEncoding(codec, len(bom))
+            return with_bom if is_printable(decode_head(head, with_bom, complete)) else None
+    enc: TextEncoding | None
     if b"\x00" in head:
         enc = _utf16_without_bom(head)
     else:

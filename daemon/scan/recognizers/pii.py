@@ -52,28 +52,31 @@ _PREFIX = (
 )
 # Street words glued to the end of the name (German, Nordic, Dutch, Finnish, ...).
 _GLUED = (
-    r"(?:strasse|straße|str\.|gasse|weg|allee|platz|ring|damm|ufer|steig|markt|gatan|gata|"
-    r"vägen|väg|vej|vejen|gade|stræde|veien|vegen|vei|veg|vegur|gata|laan|straat|plein|kade|"
-    r"dreef|singel|dijk|gracht|tie|katu|kuja|polku|utca|ulica|cesta|ulice|út)"
+    r"(?:strasse|straße|str\.|gasse|weg|allee|platz|damm|ufer|steig|markt|gatan|gata|"
+    r"vägen|väg|vej|vejen|gade|stræde|veien|vegen|vei|veg|vegur|laan|straat|plein|kade|"
+    r"dreef|singel|dijk|gracht|tie|katu|kuja|polku|utca|ulica|cesta|ulice)"
 )
 _SECONDARY = (r"(?i:apt|apartment|suite|ste|unit|room|rm|floor|fl|bldg|building|box|"
               r"p\.?\s?o\.?\s?box|dept|flat)\.?[ \t]*#?[ \t]*\d{1,5}[A-Za-z]?\b")
-_MILITARY = (r"(?i:(?:psc|cmr|unit)[ \t]+\d{3,5},?[ \t]+box[ \t]+\d{3,5}|usns?[ \t]+\p{L}+)"
+_MILITARY = (r"(?i:(?:psc|cmr|unit)[ \t]+\d{3,5},?[ \t]+box[ \t]+\d{3,5}|us\p{L}{0,3}[ \t]+\p{L}+)"
              r"\s*\n?[ \t]*(?i:apo|fpo|dpo)[ \t]+(?i:aa|ae|ap)[ \t]+\d{5}\b")
 # One further line/segment of an address block: a unit, "City", "City, ST 12345",
 # "Country 12345", ", CO", a bare postal code. Joined by a comma or ONE newline
 # (with optional quoting/bullet characters at the start of the line).
-_LINE_LEAD = r"(?:[ \t]*,[ \t]*|[ \t]*,?[ \t]*\n[ \t>?*•\-]*,?[ \t]*|" + _SP + r")"
+_LINE_LEAD = (r"(?:[ \t]*,[ \t]*|[ \t]*,?[ \t]*\n(?:[ \t]*\n)?[ \t>?*•\-]*,?[ \t]*|"
+              + _SP + r")")
 _PLACE = (rf"\p{{Lu}}[\p{{L}}\p{{M}}'’\-]*\.?(?:[ \t]+(?:{_CAP}|{_PARTICLE}|\(\p{{L}}+\)))"
-          r"{0,3}(?:[ \t]+\d{4,6}(?:-\d{4})?)?")
+          r"{0,3}(?:[ \t]+\d{4,6}(?:-\d{4})?)?(?![ \t]*:)")
 _TAIL_PART = (rf"(?:{_LINE_LEAD}(?:{_SECONDARY}|\p{{Lu}}{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?|"
               rf"\d{{5}}(?:-\d{{4}})?\b|{_PLACE}))")
 _TAIL_COMMA = rf"(?:[ \t]*,[ \t]*(?:{_SECONDARY}|{_PLACE}|\p{{Lu}}{{2}}[ \t]+\d{{5}}))"
 _NAME_RUN = rf"(?:(?:{_CAP}|{_PARTICLE}){_SP}){{0,4}}"
 
-_STREET_SUFFIXED = rf"\b{_NUM}(?:{_SP}{_NUM})?{_SP}{_NAME_RUN}{_CAP}{_SP}{_SUFFIX}\b\.?"
+_STREET_SUFFIXED = (rf"\b{_NUM}(?:{_SP}{_NUM})?{_SP}{_NAME_RUN}{_CAP}{_SP}{_SUFFIX}\b\.?"
+                    rf"(?:{_SP}{_NUM}\b\.?)?")
+_PO_BOX = rf"\b(?:{_NUM}{_SP})?(?i:p\.?[ \t]?o\.?[ \t]?box){_SP}\d{{1,6}}\b"
 _STREET_PREFIXED = rf"\b(?:{_NUM}{_SP})?{_PREFIX}{_SP}{_NAME_RUN}{_CAP}{_SP}{_NUM}\b"
-_STREET_GLUED = (rf"\b(?:{_NUM}{_SP})?(?:{_CAP}{_SP}){{0,3}}\p{{Lu}}[\p{{L}}\p{{M}}]*{_GLUED}"
+_STREET_GLUED = (rf"\b(?:{_NUM}{_SP})?(?:{_CAP}{_SP}){{0,3}}\p{{Lu}}[\p{{L}}\p{{M}}]{{2,}}{_GLUED}"
                  rf"\.?{_SP}{_NUM}\b")
 _STREET_NUMBERED = rf"\b\d{{2,6}}{_SP}(?:{_CAP}{_SP}){{1,3}}{_NUM}\b"
 
@@ -97,6 +100,7 @@ class StreetAddressRecognizer(PatternRecognizer):  # type: ignore[misc]
         Pattern("street with suffix + block", _with_tail(_STREET_SUFFIXED), 0.6),
         Pattern("street word first + block", _with_tail(_STREET_PREFIXED), 0.55),
         Pattern("glued street word + block", _with_tail(_STREET_GLUED), 0.55),
+        Pattern("PO box + block", _with_tail(_PO_BOX), 0.5),
         Pattern("number words number + block",
                 rf"{_STREET_NUMBERED}(?:{_TAIL_PART}){{1,5}}", 0.5),
         Pattern("number words number", _STREET_NUMBERED + _TAIL_COMMA + "{0,3}", 0.3),
@@ -136,6 +140,10 @@ class TitledPersonRecognizer(PatternRecognizer):  # type: ignore[misc]
                 rf"(?<=\b(?i:name|full name|customer|patient|contact|employee|applicant|"
                 rf"signed|from|to|attn|attention|cc|author|owner|holder|recipient|sender)"
                 rf"[ \t]*:[ \t]*){_FULL_NAME}\b", 0.5),
+        Pattern("introduced name",
+                rf"(?<=\b(?i:my name is|name is|named|called|calls me|i'm|i am|this is|"
+                rf"signed by|under|assistant to|contact|ask for|add)[ \t]+){_FULL_NAME}\b",
+                0.45),
         Pattern("greeting", rf"(?<=\b(?:Dear|Hi|Hello|Hey)[ \t]+){_FULL_NAME}\b", 0.45),
         Pattern("sign-off", rf"(?<=\b(?i:regards|sincerely|thanks|thank you|cheers|best),?"
                 rf"[ \t]*\n[ \t]*){_FULL_NAME}\b", 0.5),
@@ -171,7 +179,93 @@ class UsDriverLicenseContextRecognizer(PatternRecognizer):  # type: ignore[misc]
                          global_regex_flags=FLAGS)
 
 
+# ----------------------------------------------------------------------------- phones
+
+_PHONE = (r"(?<![\w+.\-/])(?:\+\d{1,3}[ .\-]?(?:\(0\)[ ]?)?|00\d{1,3}[ .\-]?)?"
+          r"(?:\(\d{1,5}\)[ .\-]?)?\d{2,5}(?:[ .\-]\d{2,5}){0,4}"
+          r"(?:[ ]?(?:x|ext\.?[ ]?)\d{1,5})?(?![\w\-]|[.,]\d)")
+_PHONE_INTL = (r"(?<![\w+.\-/])(?:\+|00)\d[\d .\-()]{5,22}\d"
+               r"(?:[ ]?(?:x|ext\.?[ ]?)\d{1,5})?(?![\w\-]|[.,]\d)")
+_PHONE_LABEL_AFTER = r"(?=[ \t]*[\-(]?[ \t]*(?i:office|fax|mobile|cell|home|work|tel|phone)\b)"
+_DATE_LIKE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})\b")
+_SSN_LIKE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+_IP_LIKE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+class InternationalPhoneRecognizer(PatternRecognizer):  # type: ignore[misc]
+    """Phone numbers in national and international layouts that
+    ``phonenumbers``' default regions miss ("0494 92 82 32", "+41 (0)71 526 99 04",
+    "9469 9966"). Any group-of-digits run of 7-15 digits qualifies, but only a
+    leading ``+``/``00``, a label right after it ("... office", "... fax") or a
+    context word before it makes it a finding; dates, SSNs and IPs are refused."""
+
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern("international prefix", _PHONE_INTL, 0.5),
+        Pattern("digits + label after", _PHONE + _PHONE_LABEL_AFTER, 0.5),
+        Pattern("digit groups", _PHONE, 0.15),
+    ]
+    CONTEXT: ClassVar[list[str]] = [
+        "phone", "telephone", "tel", "mobile", "cell", "call", "fax", "desk", "office",
+        "number", "contact", "reach", "text", "sms", "whatsapp", "answering", "dial",
+        "messages",
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity="PHONE_NUMBER", name="InternationalPhoneRecognizer",
+                         patterns=self.PATTERNS, context=self.CONTEXT,
+                         supported_language="en", global_regex_flags=FLAGS)
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        core = pattern_text.split("x")[0].split("ext")[0]
+        digits = sum(c.isdigit() for c in core)
+        if not 7 <= digits <= 15:
+            return True
+        if " " not in core and "-" not in core and "." not in core and digits > 11 \
+                and not core.startswith(("+", "00")):
+            return True  # one long run: an account/card number, not a phone
+        return bool(_DATE_LIKE.match(core) or _SSN_LIKE.match(core) or _IP_LIKE.match(core))
+
+
+# ----------------------------------------------------------------------------- payment cards
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum every payment card number carries."""
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+class CardNumberContextRecognizer(PatternRecognizer):  # type: ignore[misc]
+    """Card numbers of 12-19 digits (Maestro, 2-series Mastercard, 19-digit
+    Visa) that Presidio's prefix table misses. Weak alone (a Luhn-valid 12-19
+    digit number is 1 in 10): only a context word ("card", "cc", ...) before it
+    makes it a finding; a failed Luhn check discards it."""
+
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern("12-19 digits", r"(?<![\w\-.])\d{12,19}(?![\w\-]|[.,]\d)", 0.1),
+        Pattern("grouped 4-4-4-x", r"(?<![\w\-.])\d{4}(?:([ \-])\d{4}){2}\1\d{1,7}"
+                r"(?![\w\-]|[.,]\d)", 0.1),
+    ]
+    CONTEXT: ClassVar[list[str]] = ["card", "cc", "visa", "mastercard", "maestro", "amex",
+                                    "credit", "debit", "discover", "jcb"]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity="CREDIT_CARD", name="CardNumberContextRecognizer",
+                         patterns=self.PATTERNS, context=self.CONTEXT,
+                         supported_language="en", global_regex_flags=FLAGS)
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        digits = "".join(c for c in pattern_text if c.isdigit())
+        return not (12 <= len(digits) <= 19 and luhn_ok(digits))
+
+
 def pii_recognizers() -> list[PatternRecognizer]:
     """Fresh instances of every recognizer in this module."""
     return [StreetAddressRecognizer(), TitledPersonRecognizer(),
-            UsDriverLicenseContextRecognizer()]
+            UsDriverLicenseContextRecognizer(), InternationalPhoneRecognizer(),
+            CardNumberContextRecognizer()]
