@@ -60,6 +60,9 @@ def main(ctx: click.Context, state_dir: Path | None, verbose: int) -> None:
     """scratchwarden: find, inventory, retain, encrypt and guard agent scratch data."""
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    from daemon.logsafety import quiet_third_party
+
+    quiet_third_party()
     ctx.obj = {"state_dir_opt": state_dir}
 
 
@@ -86,11 +89,14 @@ def _state_dir(ctx: click.Context) -> Path:
               help="Worker processes (0: one per core).")
 @click.option("--patterns-only", is_flag=True,
               help="Skip the NER model: pattern recognizers only (fast; no PERSON/LOCATION).")
+@click.option("--file-timeout", type=click.FloatRange(1), default=600, show_default=True,
+              metavar="SECONDS", help="Per-file scan budget; a file that exceeds it is "
+              "recorded unscannable (scan-timeout) with what was found so far.")
 @click.pass_context
 @handle_errors
 def scan(ctx: click.Context, paths: tuple[Path, ...], fmt: str, inventory_url: str | None,
          no_inventory: bool, threshold: float, node: str | None, jobs: int,
-         patterns_only: bool) -> None:
+         patterns_only: bool, file_timeout: float) -> None:
     """Scan files and trees for PII and secrets; record them in the inventory.
 
     Symlinks are never followed; sockets, FIFOs and devices are recorded as
@@ -108,7 +114,7 @@ def scan(ctx: click.Context, paths: tuple[Path, ...], fmt: str, inventory_url: s
 
         store = Store.open(inventory_url or default_inventory_url(state_dir))
     job = ScanJob(paths=[str(p) for p in paths], state_dir=state_dir, jobs=jobs,
-                  use_ner=not patterns_only)
+                  use_ner=not patterns_only, max_scan_seconds=file_timeout)
     out = _TableOut(threshold) if fmt == "table" else _JsonlOut(threshold)
     try:
         summary = run_scan(job, sink=out.add, store=store, node=node or socket.gethostname(),
@@ -310,6 +316,17 @@ def _pid_alive(pid: int) -> bool:
         return True
     return True
 
+
+def _register_extensions() -> None:
+    from daemon.cli_policy import register
+    from daemon.cli_redlines import redlines, run_cmd
+
+    register(main)
+    main.add_command(run_cmd)
+    main.add_command(redlines)
+
+
+_register_extensions()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -40,6 +40,7 @@ class Window(_Strict):
 class Limits(_Strict):
     max_queue: int = Field(10_000, ge=10, description="pending paths before overflow mode")
     max_file_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_scan_seconds: float = Field(600.0, ge=1)
     memory_per_worker_mb: int = Field(1024, ge=128)
     cpu_budget: float = Field(1.0, gt=0, le=64,
                               description="cores' worth of scan CPU the workers may use")

@@ -111,7 +111,9 @@ class Daemon(EventSink):
         return Store.open(url)
 
     def _start_executor(self) -> None:
-        spec = ScannerSpec(state_dir=str(self.state_dir), use_ner=not self.config.patterns_only)
+        spec = ScannerSpec(state_dir=str(self.state_dir), use_ner=not self.config.patterns_only,
+                           max_scan_seconds=self.config.limits.max_scan_seconds,
+                           max_file_bytes=self.config.limits.max_file_bytes)
         self._executor = make_executor(spec, self._worker_count(), self.config.worker_max_files)
 
     def _start_observer(self) -> None:

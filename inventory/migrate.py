@@ -2,12 +2,15 @@
 
 Several nodes of a fleet may start at once against one PostgreSQL; the first
 one migrates while the others wait on a session advisory lock and then find
-nothing to do. On SQLite the migration runs inside ``BEGIN IMMEDIATE``, which
-serialises a second process the same way (SQLite DDL is transactional).
+nothing to do. On SQLite the revision check and the migration run inside one
+``BEGIN IMMEDIATE`` transaction, which serialises a second process the same
+way (SQLite DDL is transactional). Alembic keeps its migration context in
+module globals, so within one process a lock lets one thread migrate at a time.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -22,6 +25,7 @@ from inventory.engine import WRITE
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # pg_advisory_lock key: the 8 bytes of b"swinvmig" as a signed big-endian int64.
 MIGRATION_LOCK = int.from_bytes(b"swinvmig", "big", signed=True)
+_IN_PROCESS = threading.Lock()  # alembic.context / alembic.op are process globals
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -41,10 +45,11 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    if engine.dialect.name == "postgresql":
-        _upgrade_postgres(engine)
-    else:
-        _upgrade_sqlite(engine)
+    with _IN_PROCESS:
+        if engine.dialect.name == "postgresql":
+            _upgrade_postgres(engine)
+        else:
+            _upgrade_sqlite(engine)
 
 
 def _upgrade_postgres(engine: Engine) -> None:
@@ -69,5 +74,6 @@ def _upgrade_sqlite(engine: Engine) -> None:
             return
         conn.rollback()
     with engine.execution_options(**WRITE).connect() as conn:
-        command.upgrade(alembic_config(conn), "head")
+        if current_revision(conn) != head_revision():  # now under the write lock
+            command.upgrade(alembic_config(conn), "head")
         conn.commit()

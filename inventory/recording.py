@@ -28,10 +28,12 @@ from sqlalchemy.orm import Session
 
 from inventory.models import Asset, AssetEvent, FindingRow, Fingerprint
 from inventory.records import FileObservation, FileStatus
-from inventory.sensitivity import sensitivity_of
+from inventory.sensitivity import Sensitivity, sensitivity_of
 from inventory.summarize import TypeSummary, fingerprints, summarize
+from policies.errors import InventoryError
 
 IN_CHUNK = 500
+LEVELS = tuple(level.value for level in Sensitivity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,9 @@ def _values(rec: Recording, summaries: Sequence[TypeSummary], replace: bool) -> 
         "session": rec.session, "labels": dict(rec.labels) if rec.labels else None,
     }
     types = [t.entity_type for t in summaries]
+    if rec.sensitivity is not None and rec.sensitivity not in LEVELS:
+        raise InventoryError(f"sensitivity: expected one of {LEVELS}, found "
+                             f"{rec.sensitivity!r}")
     if replace:
         values["classification"] = ",".join(types) if types else None
         values["sensitivity"] = rec.sensitivity or _derived(obs, types)

@@ -13,12 +13,14 @@ method runs in one transaction; database errors come out as
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Row, Select, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inventory import audit
@@ -56,13 +58,16 @@ from inventory.views import (
 )
 from policies.errors import InventoryError
 
+__all__ = ["Recording", "Store"]
+
 PAGE = 1000
-# Columns whose change makes an asset_event "changed" (names only go in the event).
-_TRACKED = ("root", "inode", "device", "size", "mtime_ns", "sha256", "mime", "status", "reason",
-            "sensitivity", "classification", "owner", "session", "labels")
 
 
 class Store:
+    """The inventory of one database (SQLite file or PostgreSQL), shared by
+    every node that points at it. Thread-safe: each call takes a pooled
+    connection and runs one transaction."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**WRITE)
@@ -121,8 +126,20 @@ class Store:
 
     def record_many(self, node: str, recordings: Iterable[Recording], *,
                     now: datetime) -> list[int]:
-        """Record a burst of observations in ONE transaction; asset ids in order."""
+        """Record a burst of observations in ONE transaction; asset ids in order.
+        On PostgreSQL two writers may race to create the same path (the daemon
+        and a CLI rescan): the loser's unique violation is retried once, and
+        then finds the winner's row."""
         when, batch = as_utc(now), list(recordings)
+        for attempt in (1, 2):
+            try:
+                return self._record_batch(node, batch, when)
+            except InventoryError as e:
+                if attempt == 2 or not isinstance(e.__cause__, IntegrityError):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record_batch(self, node: str, batch: Sequence[Recording], when: datetime) -> list[int]:
         with self._write() as s, s.no_autoflush:
             writer = BatchWriter(s, node, when, [rec.obs.path for rec in batch])
             for rec in batch:
@@ -215,25 +232,26 @@ class Store:
     def get_asset(self, node: str, path: str) -> AssetView | None:
         """The live row of ``path``, else its most recent ended incarnation."""
         with self._read() as s:
-            asset = s.scalars(select(Asset).where(
+            asset = s.execute(_asset_query().where(
                 Asset.node == node, Asset.path_key == path_key(path))
                 .order_by(Asset.deleted_at.is_not(None), Asset.id.desc()).limit(1)).first()
             if asset is None:
                 return None
             return _views(s, [asset])[0]
 
-    def iter_assets(self, node: str | None = None, *,
-                    include_deleted: bool = True) -> Iterator[AssetView]:
-        """Every asset, ordered by id, read in pages (bounded memory)."""
+    def iter_assets(self, node: str | None = None, *, include_deleted: bool = True,
+                    locations: bool = True) -> Iterator[AssetView]:
+        """Every asset, ordered by id, read in pages (bounded memory).
+        ``locations=False`` leaves finding locations out (faster; exports)."""
         after = 0
         while True:
             with self._read() as s:
-                query = select(Asset).where(Asset.id > after).order_by(Asset.id).limit(PAGE)
+                query = _asset_query().where(Asset.id > after).order_by(Asset.id).limit(PAGE)
                 if node is not None:
                     query = query.where(Asset.node == node)
                 if not include_deleted:
                     query = query.where(Asset.deleted_at.is_(None))
-                page = _views(s, list(s.scalars(query)))
+                page = _views(s, list(s.execute(query)), locations)
             yield from page
             if len(page) < PAGE:
                 return
@@ -333,28 +351,28 @@ def _root_is(root: str | None) -> Any:
     return Asset.root.is_(None) if root is None else Asset.root == root
 
 
-def _views(s: Session, assets: Sequence[Asset]) -> list[AssetView]:
-    ids = [a.id for a in assets]
+_FIELDS = tuple(f.name for f in dataclasses.fields(AssetView) if f.name != "findings")
+_COLUMNS = tuple(Asset.__table__.c[name] for name in _FIELDS)
+
+
+def _asset_query() -> Select[Any]:
+    """Plain rows, not ORM objects: exports read 100k of them."""
+    return select(*_COLUMNS)
+
+
+def _views(s: Session, rows: Sequence[Row[Any]], locations: bool = True) -> list[AssetView]:
+    ids = [r.id for r in rows]
     by_asset: dict[int, list[FindingSummary]] = {i: [] for i in ids}
+    cols = [FindingRow.asset_id, FindingRow.entity_type, FindingRow.count,
+            FindingRow.max_score, FindingRow.recognizers]
     if ids:
-        rows = s.scalars(select(FindingRow).where(FindingRow.asset_id.in_(ids))
-                         .order_by(FindingRow.asset_id, FindingRow.entity_type))
-        for r in rows:
-            by_asset[r.asset_id].append(FindingSummary(
-                r.entity_type, r.count, r.max_score, tuple(r.recognizers),
+        query = select(*cols, *([FindingRow.locations] if locations else [])) \
+            .where(FindingRow.asset_id.in_(ids)) \
+            .order_by(FindingRow.asset_id, FindingRow.entity_type)
+        for asset_id, kind, count, score, recognizers, *where in s.execute(query):
+            by_asset[asset_id].append(FindingSummary(
+                kind, count, score, tuple(recognizers),
                 tuple(Location(int(x["start"]), int(x["end"]), x.get("locator"))
-                      for x in r.locations)))
-    return [_view(a, tuple(by_asset[a.id])) for a in assets]
-
-
-def _view(a: Asset, findings: tuple[FindingSummary, ...]) -> AssetView:
-    return AssetView(
-        id=a.id, node=a.node, root=a.root, path=a.path, inode=a.inode, device=a.device,
-        size=a.size, mtime_ns=a.mtime_ns, sha256=a.sha256, mime=a.mime,
-        first_seen=a.first_seen, last_seen=a.last_seen, last_scanned=a.last_scanned,
-        status=a.status, reason=a.reason, sensitivity=a.sensitivity,
-        classification=a.classification, owner=a.owner, session=a.session,
-        labels=a.labels, rule=a.rule, deadline=a.deadline,
-        encryption_state=a.encryption_state, kek_id=a.kek_id,
-        policy_revision=a.policy_revision, deleted_at=a.deleted_at,
-        deleted_reason=a.deleted_reason, findings=findings)
+                      for x in (where[0] if where else ()))))
+    return [AssetView(**{k: getattr(r, k) for k in _FIELDS}, findings=tuple(by_asset[r.id]))
+            for r in rows]

@@ -47,6 +47,11 @@ class RootMatch:
     relative: str
     excluded: bool = False
 
+    @property
+    def session(self) -> str | None:
+        """The session this path belongs to (the ``{session}`` placeholder)."""
+        return self.labels.get("session")
+
 
 def match_root(path: str, policy: Policy | LoadedPolicy) -> RootMatch | None:
     """The deepest root containing ``path`` (declaration order breaks ties),

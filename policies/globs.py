@@ -163,3 +163,22 @@ def compile_root(pattern: str) -> re.Pattern[str]:
     base = "".join(out)
     tail = "(?:/(?P<__rest>.+))?" if pattern != "/" else "(?P<__rest>.*)"
     return re.compile(base + tail, re.DOTALL)
+
+
+def expand_placeholders(pattern: str, values: dict[str, str], home: str | None = None) -> str:
+    """Fill ``{name}`` placeholders (and a leading ``~``, from ``home``) in a
+    red-line pattern for one agent; raise ``ValueError`` naming what is missing.
+    A value is inserted literally: glob characters in it are bracket-escaped."""
+    if pattern == "~" or pattern.startswith("~/"):
+        if home is None:
+            raise ValueError(f"pattern {pattern!r} needs the agent's home directory")
+        pattern = "{home}" + pattern[1:]
+        values = {**values, "home": home}
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in values:
+            raise ValueError(f"pattern {pattern!r}: no value for {{{name}}}")
+        return re.sub(r"([*?\[])", r"[\1]", values[name])
+
+    return PLACEHOLDER.sub(fill, pattern)

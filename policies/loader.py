@@ -94,7 +94,9 @@ def split_files(directory: str | Path) -> tuple[list[Path], list[Path]]:
     policy: list[Path] = []
     tests: list[Path] = []
     for p in sorted(d.iterdir()):
-        if p.name.startswith(".") or not p.name.endswith(POLICY_SUFFIXES) or not p.is_file():
+        # Anything named *.yaml that is not a directory counts: a dangling symlink
+        # must be an error, not a silently smaller policy.
+        if p.name.startswith(".") or not p.name.endswith(POLICY_SUFFIXES) or p.is_dir():
             continue
         (tests if p.name.endswith(TEST_SUFFIXES) else policy).append(p)
     tdir = d / TESTS_DIR
@@ -125,12 +127,16 @@ def check(
     if not d.is_dir():
         return None, [PolicyError("expected a policy directory, found none here",
                                   file=str(d))], []
-    files, _ = split_files(d)
+    try:
+        files, _ = split_files(d)
+    except OSError as e:
+        return None, [PolicyError(f"cannot list the directory: {e.strerror}", file=str(d))], []
     if not files:
         return None, [PolicyError("no policy files (*.yaml, *.yml) in this directory",
                                   file=str(d))], []
-    blobs = {p: p.read_bytes() for p in files}
-    sources, errors = _parse_all(blobs)
+    blobs, errors = _read_all(files)
+    sources, parse_errors = _parse_all(blobs)
+    errors += parse_errors
     policy, origins, merge_errors = _merge(sources)
     errors += merge_errors
     if errors:
@@ -142,6 +148,17 @@ def check(
 
 def _error_order(e: PolicyError) -> tuple[str, int]:
     return (e.file or "", e.line or 0)
+
+
+def _read_all(files: list[Path]) -> tuple[dict[Path, bytes], list[PolicyError]]:
+    blobs: dict[Path, bytes] = {}
+    errors: list[PolicyError] = []
+    for p in files:
+        try:
+            blobs[p] = p.read_bytes()
+        except OSError as e:
+            errors.append(PolicyError(f"cannot read the file: {e.strerror}", file=str(p)))
+    return blobs, errors
 
 
 def _parse_all(blobs: Mapping[Path, bytes]) -> tuple[list[_Source], list[PolicyError]]:

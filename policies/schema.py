@@ -285,7 +285,8 @@ DenyOp = Literal["remove", "rename", "truncate", "write", "read", "exec", "conne
 class RedLine(StrictModel):
     """A declared action the agents must never take, enforced by the kernel.
 
-    Shapes: ``deny: [remove|rename|truncate|write]`` + ``outside: [paths]``;
+    Shapes: ``deny: [remove|rename|truncate|write]`` + ``outside: [paths]``
+    (a pattern naming a directory, like ``{session_dir}``, covers its tree);
     ``deny: [read|exec]`` + ``paths: [globs]``; ``deny: [connect|bind]`` +
     ``ports`` (deny these) or ``except_ports`` (deny all others)."""
 

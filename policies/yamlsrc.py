@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from policies.errors import ConfigError, PolicyError
+from policies.errors import ConfigError, PolicyError, PolicyErrors
 
 LocatedError = TypeVar("LocatedError", PolicyError, ConfigError)
 PathKey = tuple[str | int, ...]
@@ -264,6 +264,31 @@ def errors_from_validation(
         out.append((line, error(f"{where}: {message}", file=lines.file, line=line)))
     out.sort(key=lambda pair: pair[0])
     return [e for _, e in out]
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def validate(
+    model: type[ModelT], data: Any, lines: LineMap, *,
+    error: type[LocatedError] = PolicyError,  # type: ignore[assignment]
+    show_values: bool = True,
+) -> ModelT:
+    """``model.model_validate(data)``, raising ``error`` with file:line instead of
+    a ValidationError. With several problems the first one's file:line leads and
+    the message lists every one (``PolicyErrors`` for policy files)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        errors = errors_from_validation(e, lines, error=error, show_values=show_values,
+                                        model=model)
+        if error is PolicyError:
+            raise PolicyErrors(list(errors)) from e  # type: ignore[arg-type]
+        if len(errors) == 1:
+            raise errors[0] from e
+        first = errors[0]
+        rest = "\n".join(str(x) for x in errors[1:])
+        raise error(f"{first.reason}\n{rest}", file=first.file, line=first.line) from e
 
 
 def allowed_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:

@@ -242,6 +242,7 @@ class Identity:
     ruid: int
     exe: str
     cgroup: str
+    no_new_privs: bool = False  # set by every Landlock sandbox; can never be unset
 
 
 @dataclass(frozen=True)
@@ -308,11 +309,17 @@ def identify(pid: int) -> Identity | None:
         exe = os.readlink(f"/proc/{pid}/exe")
     except OSError:
         return None
+    uids: list[bytes] = []
+    nnp = False
     for line in status.splitlines():
         if line.startswith(b"Uid:"):
-            ids = line.split()[1:]
-            return Identity(pid=pid, uid=int(ids[1]), ruid=int(ids[0]), exe=exe, cgroup=cgroup)
-    return None
+            uids = line.split()[1:]
+        elif line.startswith(b"NoNewPrivs:"):
+            nnp = line.split()[1:] == [b"1"]
+    if len(uids) < 2:
+        return None
+    return Identity(pid=pid, uid=int(uids[1]), ruid=int(uids[0]), exe=exe, cgroup=cgroup,
+                    no_new_privs=nnp)
 
 
 @dataclass

@@ -201,6 +201,9 @@ class LandlockRules:
     - ``executable``: roots beneath which files may be executed.
     - ``exec_denied``: files that may not be executed even beneath an
       executable root (see the module docstring for how and how weakly).
+    - ``write_rights``: which write-ish rights ``read_write`` confines (a
+      mask of ``WRITE_HANDLED`` bits); ``None`` = all of them. Rights left out
+      stay allowed everywhere (e.g. a red line denying only ``remove``).
     - ``device_ioctl``: roots where ioctl on devices is allowed (ABI 5).
     - ``tcp_connect_ports`` / ``tcp_bind_ports``: allowed TCP ports (ABI 4).
     - ``scope_signals`` / ``scope_abstract_unix``: no signals to / abstract
@@ -212,6 +215,7 @@ class LandlockRules:
     executable: tuple[str, ...] | None = None
     exec_denied: tuple[str, ...] = ()
     device_ioctl: tuple[str, ...] | None = None
+    write_rights: int | None = None
     tcp_connect_ports: frozenset[int] | None = None
     tcp_bind_ports: frozenset[int] | None = None
     scope_signals: bool = False
@@ -231,7 +235,8 @@ class LandlockRules:
                        exec_denied: Iterable[str] = (),
                        tcp_connect_ports: Iterable[int] | None = None,
                        tcp_bind_ports: Iterable[int] | None = None,
-                       scope_signals: bool = True) -> LandlockRules:
+                       scope_signals: bool = True,
+                       write_rights: int | None = None) -> LandlockRules:
         """The usual red-line sandbox: read everywhere, write only beneath
         ``writable`` (plus the harmless devices in ``DEV_WRITABLE``)."""
         return cls(
@@ -242,6 +247,7 @@ class LandlockRules:
             tcp_connect_ports=None if tcp_connect_ports is None else frozenset(tcp_connect_ports),
             tcp_bind_ports=None if tcp_bind_ports is None else frozenset(tcp_bind_ports),
             scope_signals=scope_signals,
+            write_rights=write_rights,
         )
 
     def to_json(self) -> str:
@@ -269,6 +275,7 @@ class LandlockRules:
             read_only=paths("read_only"), read_write=paths("read_write"),
             executable=paths("executable"), exec_denied=paths("exec_denied") or (),
             device_ioctl=paths("device_ioctl"),
+            write_rights=None if data.get("write_rights") is None else int(data["write_rights"]),
             tcp_connect_ports=ports("tcp_connect_ports"), tcp_bind_ports=ports("tcp_bind_ports"),
             scope_signals=bool(data.get("scope_signals", False)),
             scope_abstract_unix=bool(data.get("scope_abstract_unix", False)),
@@ -324,14 +331,21 @@ def _plan_fs(rules: LandlockRules, plan: _Plan) -> None:
         plan.path_rules += [(p, READ) for p in rules.read_only]
         plan.enforced.append("read-confined")
     if rules.read_write is not None:
-        plan.handled_fs |= WRITE_HANDLED & avail
-        grant = (WRITE & avail) | (READ if rules.read_only is not None else 0)
+        mask = WRITE_HANDLED if rules.write_rights is None else rules.write_rights & WRITE_HANDLED
+        plan.handled_fs |= mask & avail
+        grant = (WRITE & avail & mask) | (READ if rules.read_only is not None else 0)
         plan.path_rules += [(p, grant) for p in rules.read_write]
-        plan.enforced += ["write-confined", "remove-confined", "rename-confined"]
-        if plan.abi >= 3:
-            plan.enforced.append("truncate-confined")
-        else:
-            plan.missing.append("truncate-confined (needs Landlock ABI 3, kernel 6.2)")
+        # a rename is an unlink from the source dir plus a link into the target
+        for name, bit in (("write-confined", ACCESS_FS_WRITE_FILE),
+                          ("remove-confined", ACCESS_FS_REMOVE_FILE),
+                          ("rename-confined", ACCESS_FS_REMOVE_FILE)):
+            if mask & bit:
+                plan.enforced.append(name)
+        if mask & ACCESS_FS_TRUNCATE:
+            if plan.abi >= 3:
+                plan.enforced.append("truncate-confined")
+            else:
+                plan.missing.append("truncate-confined (needs Landlock ABI 3, kernel 6.2)")
         if plan.abi < 2:
             plan.notes.append("ABI 1: every cross-directory rename/link is denied")
     if rules.executable is not None:
@@ -482,14 +496,19 @@ def _add_path_rule(ruleset_fd: int, path: str, access: int, handled: int) -> boo
     return True
 
 
-def _add_port_rule(ruleset_fd: int, port: int, access: int) -> None:
-    attr = _NetPortAttr(access, port)
-    try:
-        _syscall("landlock_add_rule(NET_PORT)", SYS_LANDLOCK_ADD_RULE,
-                 ctypes.c_int(ruleset_fd), ctypes.c_int(LANDLOCK_RULE_NET_PORT),
-                 ctypes.byref(attr), ctypes.c_uint32(0))
-    except OSError as e:
-        raise GuardSetupError(f"landlock_add_rule(port {port}, {access:#x}) failed: {e}") from e
+def _add_port_rules(ruleset_fd: int, rules: list[tuple[int, int]]) -> None:
+    """Add every (port, access) rule. A deny-list red line ("never 5432")
+    becomes ~65k allow rules, so the ctypes arguments are built once."""
+    attr = _NetPortAttr(0, 0)
+    args = (ctypes.c_long(SYS_LANDLOCK_ADD_RULE), ctypes.c_int(ruleset_fd),
+            ctypes.c_int(LANDLOCK_RULE_NET_PORT), ctypes.byref(attr), ctypes.c_uint32(0))
+    call = _libc.syscall
+    for port, access in rules:
+        attr.allowed_access, attr.port = access, port
+        if call(*args) == -1:
+            err = ctypes.get_errno()
+            raise GuardSetupError(f"landlock_add_rule(port {port}, {access:#x}) failed: "
+                                  f"{os.strerror(err)}")
 
 
 def _restrict_self(ruleset_fd: int, flags: int) -> None:
@@ -531,7 +550,8 @@ def apply(rules: LandlockRules, *, log: bool = True, best_effort: bool = False) 
 
 def _enforce(p: _Plan) -> tuple[list[str], int]:
     if not (p.handled_fs or p.handled_net or p.scoped):
-        return [], 0  # nothing handled: an empty ruleset would only set NNP
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)  # nothing to handle; still no setuid escapes
+        return [], 0
     ruleset_fd = _create_ruleset(p)
     skipped: list[str] = []
     count = 0
@@ -541,9 +561,8 @@ def _enforce(p: _Plan) -> tuple[list[str], int]:
                 count += 1
             else:
                 skipped.append(path)
-        for port, access in p.port_rules:
-            _add_port_rule(ruleset_fd, port, access)
-            count += 1
+        _add_port_rules(ruleset_fd, p.port_rules)
+        count += len(p.port_rules)
         _restrict_self(ruleset_fd, p.flags)
     finally:
         os.close(ruleset_fd)

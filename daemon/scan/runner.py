@@ -26,6 +26,7 @@ class ScanJob:
     state_dir: Path
     jobs: int = 1
     use_ner: bool = True
+    max_scan_seconds: float = 600.0
 
 
 def iter_targets(paths: list[str]) -> Iterator[tuple[str, str]]:
@@ -40,7 +41,8 @@ def iter_targets(paths: list[str]) -> Iterator[tuple[str, str]]:
 
 def run_scan(job: ScanJob, sink: Callable[[FileObservation], None], store: Any | None,
              node: str, progress: bool = False) -> dict[str, int]:
-    spec = ScannerSpec(state_dir=str(job.state_dir), use_ner=job.use_ner)
+    spec = ScannerSpec(state_dir=str(job.state_dir), use_ner=job.use_ner,
+                       max_scan_seconds=job.max_scan_seconds)
     summary: collections.Counter[str] = collections.Counter()
     pending: list[tuple[str, FileObservation]] = []
 

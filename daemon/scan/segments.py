@@ -29,8 +29,9 @@ class Limits:
     max_sqlite_tables: int = 200
     max_pdf_pages: int = 2_000
     max_mail_parts: int = 1_000
-    segment_chars: int = 1_000_000                  # streamed plain-text piece size
+    segment_chars: int = 100_000                    # streamed plain-text piece size
     segment_overlap: int = 512                      # overlap between streamed pieces
+    max_scan_seconds: float = 600.0                 # per file; past it: unscannable, partial
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +70,10 @@ class Extraction:
 
     mime: str
     segments: object  # Iterable[Segment]; typed loosely so generators fit
+    budget: object = None  # extract.source.Budget: counters read after iteration
+
+    @property
+    def partial_reason(self) -> str | None:
+        """Why the text is incomplete though extraction succeeded, or None."""
+        n = getattr(self.budget, "skipped_binary", 0)
+        return f"partial: {n} binary member(s) not scanned" if n else None

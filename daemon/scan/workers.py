@@ -7,6 +7,7 @@ so a threaded parent (the daemon) never forks its locks into a child."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -26,17 +27,28 @@ class ScannerSpec:
     state_dir: str
     use_ner: bool = True
     entities: tuple[str, ...] | None = None
+    max_scan_seconds: float = 600.0
+    max_file_bytes: int | None = None
 
 
 def build_scanner(spec: ScannerSpec) -> Any:
+    from daemon.logsafety import quiet_third_party
+
+    quiet_third_party()
     from daemon.fingerprint import Fingerprinter
     from daemon.paths import prepare_state_dir
     from daemon.scan.detect import Detector
     from daemon.scan.pipeline import Scanner
 
     state = prepare_state_dir(Path(spec.state_dir))
+    from daemon.scan.segments import Limits
+
     detector = Detector(use_ner=spec.use_ner, entities=spec.entities)
-    return Scanner(detector=detector, fingerprinter=Fingerprinter.from_state_dir(state))
+    limits = Limits(max_scan_seconds=spec.max_scan_seconds)
+    if spec.max_file_bytes is not None:
+        limits = dataclasses.replace(limits, max_file_bytes=spec.max_file_bytes)
+    return Scanner(detector=detector, fingerprinter=Fingerprinter.from_state_dir(state),
+                   limits=limits)
 
 
 def _init_worker(spec: ScannerSpec) -> None:

@@ -4,7 +4,7 @@ parallel runs never collide.
 
 Migrating takes longer than most tests, so the migrated SQLite file is copied
 from a template, and the PostgreSQL schema is migrated once per session and
-emptied (TRUNCATE) before each test. Tests of migrations themselves use
+emptied before each test. Tests of migrations themselves use
 ``fresh_sqlite_url`` / ``fresh_pg_url``."""
 
 from __future__ import annotations
@@ -85,11 +85,11 @@ def pg_session_url() -> Iterator[str]:
 
 @pytest.fixture
 def pg_url(pg_session_url: str) -> str:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     engine = create_engine(pg_session_url)
     try:
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        with engine.begin() as conn:  # DELETE: far cheaper than TRUNCATE on tiny tables
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
     finally:
         engine.dispose()
     return pg_session_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -255,3 +256,38 @@ def test_non_utf8_file_name_is_recorded(store: Store) -> None:
     aid = store.record_observation("n1", "/r", scanned(odd), now=T0)
     a = store.get_asset("n1", odd)
     assert a is not None and a.id == aid and a.path == "/r/caf\\xe9.txt"
+
+
+def test_caller_given_sensitivity_wins_and_is_checked(store: Store) -> None:
+    store.record_observation("n1", "/r", scanned("/r/a"), now=T0, sensitivity="restricted")
+    a = store.get_asset("n1", "/r/a")
+    assert a is not None and a.sensitivity == "restricted"
+    with pytest.raises(InventoryError, match="expected one of"):
+        store.record_observation("n1", "/r", scanned("/r/b"), now=T0, sensitivity="secret")
+
+
+def test_two_writers_racing_on_new_paths_leave_one_live_row_each(db_url: str) -> None:
+    stores = [Store.open(db_url) for _ in range(2)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def worker(s: Store) -> None:
+        try:
+            start.wait()
+            for i in range(20):
+                s.record_observation("n1", "/r", scanned(f"/r/race{i}", ssn()), now=T0)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in stores]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(stores[0].known_files("n1", "/r")) == 20
+        assert stores[0].count_assets("n1") == 20
+    finally:
+        for s in stores:
+            s.close()

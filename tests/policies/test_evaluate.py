@@ -175,6 +175,7 @@ def test_match_root_extracts_labels(policy: LoadedPolicy) -> None:
     assert m is not None
     assert (m.root.name, dict(m.labels), m.directory, m.relative, m.excluded) == (
         "ws", {"tenant": "acme", "session": "s1"}, SESSION, "a/b.txt", False)
+    assert m.session == "s1"
     top = match_root(SESSION, policy)
     assert top is not None and top.relative == "" and top.directory == SESSION
     assert match_root(f"{SESSION}/.git/config", policy).excluded  # type: ignore[union-attr]
@@ -208,3 +209,23 @@ def test_deepest_root_wins(write: Callable[[str, str], object],
     assert deep is not None and deep.root.name == "ws"
     assert shallow is not None and shallow.root.name == "tenants"
     assert dict(shallow.labels) == {"tenant": "acme"} and shallow.relative == "cache/f"
+
+
+def test_explain_names_rule_location_steps_and_reasons(policy: LoadedPolicy) -> None:
+    from policies.explain import explain
+
+    f = facts(entities=ents(US_SSN=1), first_seen=NOW - 2 * H, modified=NOW - 4 * M)
+    text = explain(evaluate(f, policy, NOW), policy, NOW)
+    assert text.splitlines() == [
+        f"rule:     restricted ({policy.origins['rule:restricted']})",
+        "mode:     enforce",
+        "action:   encrypt, due in 6m",
+        "deadline: in 22h",
+        "classes:  restricted",
+        f"policy:   {policy.revision}",
+        "step:     encrypt in 6m",
+        "step:     delete in 22h",
+        "because:  class 'restricted' (US_SSN)",
+        "because:  encrypt 10m after the file went idle",
+        "because:  retain 1d from first_seen, then delete",
+    ]

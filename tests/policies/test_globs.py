@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.globs import check_glob, check_root_pattern, glob_matches
+from policies.globs import check_glob, check_root_pattern, expand_placeholders, glob_matches
 
 ROOT_FILE = "/srv/agents/acme/sessions/s1/data/out/report.csv"
 REL = "data/out/report.csv"
@@ -63,3 +63,16 @@ def test_invalid_root_patterns(pattern: str, message: str) -> None:
     with pytest.raises(ValueError) as e:
         check_root_pattern(pattern)
     assert message in str(e.value)
+
+
+def test_expand_placeholders_for_one_agent() -> None:
+    values = {"session_dir": "/srv/a/s[1]*"}
+    assert expand_placeholders("{session_dir}/**", values) == "/srv/a/s[[]1][*]/**"
+    assert glob_matches(expand_placeholders("{session_dir}/**", values), "/srv/a/s[1]*/x", None)
+    assert not glob_matches(expand_placeholders("{session_dir}/**", values), "/srv/a/s1x/x",
+                            None)
+    assert expand_placeholders("~/.aws/**", {}, home="/home/agent") == "/home/agent/.aws/**"
+    with pytest.raises(ValueError, match="home directory"):
+        expand_placeholders("~/.ssh/**", {})
+    with pytest.raises(ValueError, match="no value for {session_dir}"):
+        expand_placeholders("{session_dir}", {})

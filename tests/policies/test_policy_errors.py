@@ -287,3 +287,11 @@ def test_non_utf8_file(write: Writer, policy_path: Path) -> None:
     _, errors, _ = check(policy_path)
     assert [str(e) for e in errors] == [
         f"{policy_path / 'x.yaml'}: expected UTF-8 text, found invalid byte at offset 17"]
+
+
+def test_unreadable_file_is_reported_not_raised(write: Writer, policy_path: Path) -> None:
+    write("good.yaml", "version: 1\n")
+    (policy_path / "dangling.yaml").symlink_to(policy_path / "missing-target")
+    _, errors, _ = check(policy_path)
+    assert [str(e) for e in errors] == [
+        f"{policy_path / 'dangling.yaml'}: cannot read the file: No such file or directory"]

@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from policies.errors import ConfigError, PolicyError
-from policies.yamlsrc import errors_from_validation, load_yaml_text, load_yaml_with_lines
+from policies.errors import ConfigError, PolicyError, PolicyErrors
+from policies.yamlsrc import (
+    errors_from_validation,
+    load_yaml_text,
+    load_yaml_with_lines,
+    validate,
+)
 
 DOC = """\
 version: 1
@@ -139,3 +144,26 @@ def test_validation_errors_get_lines_and_can_hide_values() -> None:
         "password, port",
     ]
     assert not any("hunter2" in r for r in rendered)
+
+
+def test_validate_raises_one_located_error_listing_all() -> None:
+    text = "version: 1\ndb:\n  port: 'x'\n  pasword: x\n"
+    data, lines = load_yaml_text(text, "node.yaml")
+    with pytest.raises(ConfigError) as e:
+        validate(_Config, data, lines, error=ConfigError, show_values=False)
+    assert (e.value.file, e.value.line) == ("node.yaml", 2)
+    assert str(e.value).splitlines() == [
+        "node.yaml:2: db.password: required key is missing",
+        "node.yaml:3: db.port: expected a valid integer, found string",
+        "node.yaml:4: db.pasword: unknown key (check the spelling); expected one of: "
+        "password, port",
+    ]
+    assert validate(_Config, {"version": 1, "db": {"port": 1, "password": "p"}},
+                    lines).db.port == 1
+
+
+def test_validate_policy_errors_aggregate() -> None:
+    data, lines = load_yaml_text("version: x\n", "p.yaml")
+    with pytest.raises(PolicyErrors) as e:
+        validate(_Config, data, lines)
+    assert [x.line for x in e.value.errors] == [1, 1]

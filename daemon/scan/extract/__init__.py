@@ -67,14 +67,14 @@ def extract_file(path: str | os.PathLike[str], limits: Limits = Limits()) -> Ext
     except BaseException:
         f.close()
         raise
-    return Extraction(mime=mime, segments=_closing(segments, f))
+    return Extraction(mime=mime, segments=_closing(segments, f), budget=ctx.budget)
 
 
 def extract_bytes(data: bytes, name: str = "", limits: Limits = Limits()) -> Extraction:  # noqa: B008
     """Extract in-memory content; ``name`` is only a hint (``.csv``...)."""
     ctx = Ctx(limits, Budget(limits, outer_bytes=len(data)))
     mime, segments = extract_input(Input.from_bytes(data, name), ctx)
-    return Extraction(mime=mime, segments=segments)
+    return Extraction(mime=mime, segments=segments, budget=ctx.budget)
 
 
 def _require_regular(mode: int) -> None:

@@ -97,6 +97,7 @@ def nested(inp: Input, ctx: Ctx, recurse: Recurse, prefix: str) -> Iterator[Segm
         _, segments = recurse(inp, child)
     except Unscannable as e:
         if e.reason == "binary":
+            ctx.budget.skipped_binary += 1
             return
         raise
     yield from prefixed(prefix, segments)

@@ -41,6 +41,7 @@ class Budget:
     outer_bytes: int
     members: int = 0
     inflated: int = 0
+    skipped_binary: int = 0  # nested units passed over as binary (reported, never silent)
 
     def add_member(self) -> None:
         self.members += 1

@@ -21,7 +21,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import regex as re
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 FLAGS = re.MULTILINE
 
@@ -86,7 +88,7 @@ def _with_tail(street: str, parts: int = 5) -> str:
     return rf"{street}(?:{_TAIL_PART}){{0,{parts}}}"
 
 
-class StreetAddressRecognizer(PatternRecognizer):  # type: ignore[misc]
+class StreetAddressRecognizer(PatternRecognizer):
     """Street addresses, US and international, as one span over the whole block
     (street line, unit, city, region, postal code, country).
 
@@ -104,9 +106,12 @@ class StreetAddressRecognizer(PatternRecognizer):  # type: ignore[misc]
         Pattern("number words number + block",
                 rf"{_STREET_NUMBERED}(?:{_TAIL_PART}){{1,5}}", 0.5),
         Pattern("number words number", _STREET_NUMBERED + _TAIL_COMMA + "{0,3}", 0.3),
+        Pattern("words number after a preposition",
+                rf"(?<=\b(?:on|at|in|is|to)[ \t]+)(?:{_CAP}{_SP}){{1,3}}\d{{1,5}}\b"
+                + _TAIL_COMMA + "{0,3}", 0.1),
         Pattern("city, ST zip", rf"\b{_CAP}(?:[ \t]+{_CAP}){{0,2}},[ \t]*\p{{Lu}}{{2}}[ \t]+"
                 r"\d{5}(?:-\d{4})?\b", 0.5),
-        Pattern("unit", rf"\b(?i:apt|apartment|suite|ste)\.?[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b"
+        Pattern("unit", r"\b(?i:apt|apartment|suite|ste)\.?[ \t]*#?[ \t]*\d{1,5}[A-Za-z]?\b"
                 + _TAIL_COMMA + "{0,3}", 0.35),
     ]
     CONTEXT: ClassVar[list[str]] = [
@@ -130,7 +135,7 @@ _INITIAL = r"\p{Lu}\."
 _FULL_NAME = rf"{_NAME}(?:[ \t]+(?:{_INITIAL}|{_NAME}|{_PARTICLE})){{0,2}}[ \t]+{_NAME}"
 
 
-class TitledPersonRecognizer(PatternRecognizer):  # type: ignore[misc]
+class TitledPersonRecognizer(PatternRecognizer):
     """Person names introduced by a title ("Dr. Jane Roe", "Mrs Smith") or a
     field label ("Name: Jane Roe", "Dear Jane,", "Sincerely,\\nJane Roe")."""
 
@@ -159,7 +164,7 @@ class TitledPersonRecognizer(PatternRecognizer):  # type: ignore[misc]
 # ----------------------------------------------------------------------------- US driver licence
 
 
-class UsDriverLicenseContextRecognizer(PatternRecognizer):  # type: ignore[misc]
+class UsDriverLicenseContextRecognizer(PatternRecognizer):
     """US driver licence numbers right after their label. Presidio's own
     recognizer scores most state formats too low to pass without context in
     the 5 preceding words; a label directly in front is strong evidence."""
@@ -192,7 +197,7 @@ _SSN_LIKE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 _IP_LIKE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
 
-class InternationalPhoneRecognizer(PatternRecognizer):  # type: ignore[misc]
+class InternationalPhoneRecognizer(PatternRecognizer):
     """Phone numbers in national and international layouts that
     ``phonenumbers``' default regions miss ("0494 92 82 32", "+41 (0)71 526 99 04",
     "9469 9966"). Any group-of-digits run of 7-15 digits qualifies, but only a
@@ -240,7 +245,7 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-class CardNumberContextRecognizer(PatternRecognizer):  # type: ignore[misc]
+class CardNumberContextRecognizer(PatternRecognizer):
     """Card numbers of 12-19 digits (Maestro, 2-series Mastercard, 19-digit
     Visa) that Presidio's prefix table misses. Weak alone (a Luhn-valid 12-19
     digit number is 1 in 10): only a context word ("card", "cc", ...) before it
@@ -269,3 +274,63 @@ def pii_recognizers() -> list[PatternRecognizer]:
     return [StreetAddressRecognizer(), TitledPersonRecognizer(),
             UsDriverLicenseContextRecognizer(), InternationalPhoneRecognizer(),
             CardNumberContextRecognizer()]
+
+
+# ----------------------------------------------------------------------------- phones, fast path
+
+# A run of digits joined by the separators phonenumbers accepts inside a number
+# (its _VALID_PUNCTUATION plus spaces, at most 4 in a row, as its own matcher).
+_PHONE_SEPARATORS = "\\-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f \u00a0\u00ad\u200b\u2060\u3000" \
+                    "()\uff08\uff09\uff3b\uff3d.\\[\\]/~\u2053\u223c\uff5e\t+\uff0b"
+_PHONE_CLUSTER = re.compile(rf"\d(?:[{_PHONE_SEPARATORS}]{{0,4}}\d)*")
+PHONE_MIN_DIGITS = 7
+"""Shortest digit run sent to phonenumbers. Valid numbers of the default
+regions have 7+ digits but for a few German short numbers (4-6 digits), which
+the full matcher found nowhere in the synthetic set or the benchmark corpus
+(measured, see docs/adr/0003-scan-performance.md); everything shorter is a
+year, a counter or a time."""
+PHONE_WINDOW_MARGIN = 32
+"""Chars kept on each side of a digit run: room for a leading ``+``/``(`` and
+a trailing extension ("x 123", "ext. 45") that phonenumbers attaches."""
+
+
+def phone_candidate_windows(text: str, min_digits: int = PHONE_MIN_DIGITS,
+                            margin: int = PHONE_WINDOW_MARGIN) -> list[tuple[int, int]]:
+    """Merged ``(start, end)`` windows around every digit run of ``min_digits``+
+    digits: the only places a phone number can be."""
+    windows: list[tuple[int, int]] = []
+    for m in _PHONE_CLUSTER.finditer(text):
+        run = m.group()
+        if sum(c.isdigit() for c in run) < min_digits:
+            continue
+        start, end = max(0, m.start() - margin), min(len(text), m.end() + margin)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+class CandidatePhoneRecognizer(PhoneRecognizer):
+    """Presidio's PhoneRecognizer (same regions, leniency, score, context) run
+    only on windows around digit runs long enough to be a phone number.
+
+    Why: the original runs ``PhoneNumberMatcher`` over the whole text once per
+    region (8 passes), parsing every digit run (timestamps, ids, sizes); on logs
+    that was most of the scan time. Windows are cut wide enough that the
+    matcher sees the same characters around each number, so the results are
+    the same (tests/scan/test_fast_phone.py compares them on realistic texts)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="PhoneRecognizer")
+
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        results: list[RecognizerResult] = []
+        for start, end in phone_candidate_windows(text):
+            for r in super().analyze(text[start:end], entities, nlp_artifacts):  # type: ignore[arg-type]
+                r.start += start
+                r.end += start
+                results.append(r)
+        found: list[RecognizerResult] = EntityRecognizer.remove_duplicates(results)
+        return found

@@ -1,0 +1,148 @@
+"""``scratchwarden run``: launch an agent command (and all it starts) under the
+policy's red lines: Landlock + no_new_privs through ``daemon.guard.sandbox``.
+
+Refuses to launch when an ``enforce`` red line cannot be enforced on this
+kernel, unless it ``may_degrade`` (then it is launched and the degradation
+recorded). Read/exec red lines are the daemon's fanotify guard's: the child
+carries no_new_privs, which is how the guard knows it for an agent, and
+``SCRATCHWARDEN_SESSION`` in its environment names the session in reports.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import signal
+import stat
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+from daemon.guard import landlock as ll
+from daemon.guard import sandbox
+from daemon.guard.errors import KernelFeatureError
+from daemon.redlines.compile import Compiled, Target, compile_policy
+from daemon.redlines.record import AuditRecorder
+from policies import globs
+from policies.errors import ConfigError
+from policies.schema import Policy
+
+SESSION_ENV = "SCRATCHWARDEN_SESSION"
+_SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def resolve_exec(pattern: str) -> list[str]:
+    """Existing regular executable files matching an exec red-line glob."""
+    out = []
+    for path in sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+            out.append(path)
+    return out
+
+
+def session_dir_for(policy: Policy, session: str) -> str:
+    """The one existing directory that a root pattern with ``{session}`` names
+    for this session id (other placeholders match any one segment)."""
+    if not _SESSION_ID.fullmatch(session):
+        raise ConfigError(f"expected a session id of letters, digits, '.', '_' or '-', "
+                          f"found {session!r}")
+    found: set[str] = set()
+    for root in policy.roots:
+        if "session" not in root.placeholders:
+            continue
+        pattern = globs.PLACEHOLDER.sub(
+            lambda m: session if m.group(1) == "session" else "*", root.path)
+        found |= {os.path.realpath(p) for p in glob.glob(pattern) if os.path.isdir(p)}
+    if len(found) != 1:
+        roots = [r.path for r in policy.roots if "session" in r.placeholders]
+        what = "none" if not found else ", ".join(sorted(found))
+        raise ConfigError(f"session {session!r}: expected exactly one existing directory "
+                          f"matching {roots or 'a root with {session}'}, found {what}; "
+                          "pass --session-dir")
+    return found.pop()
+
+
+def resolve_session(policy: Policy, session: str | None,
+                    session_dir: str | None) -> tuple[str | None, str | None]:
+    """(session dir, session label) from the CLI options."""
+    if session_dir is not None:
+        real = os.path.realpath(session_dir)
+        if not os.path.isdir(real):
+            raise ConfigError(f"--session-dir: expected an existing directory, found none at "
+                              f"{session_dir}")
+        return real, session or os.path.basename(real)
+    if session is not None:
+        return session_dir_for(policy, session), session
+    return None, None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    compiled: Compiled
+    abi: int
+    session_dir: str | None
+    session: str | None
+
+
+def prepare(policy: Policy, *, session_dir: str | None, session: str | None = None,
+            homes: Sequence[str] | None = None, abi: int | None = None) -> Prepared:
+    """Compile for this kernel; raise ``KernelFeatureError`` naming every
+    red line that must be enforced but cannot be here."""
+    abi = ll.abi_version() if abi is None else abi
+    home = os.path.expanduser("~")
+    target = Target(session_dir=session_dir, homes=tuple(homes or (home,)), abi=abi,
+                    resolve=resolve_exec)
+    compiled = compile_policy(policy, target)
+    refused = compiled.refused()
+    if refused:
+        lines = "; ".join(f"{x.id}: {x.detail}" for x in refused)
+        raise KernelFeatureError(f"refusing to launch: red line(s) cannot be enforced on this "
+                                 f"kernel (Landlock ABI {abi}) and may not degrade: {lines}")
+    return Prepared(compiled, abi, session_dir, session)
+
+
+def run(argv: Sequence[str], prepared: Prepared, *, recorder: AuditRecorder | None = None,
+        env: Mapping[str, str] | None = None, cwd: str | None = None,
+        timeout: float | None = None) -> int:
+    """Launch ``argv`` under the prepared red lines; return its exit code
+    (128 + N when killed by signal N, like a shell)."""
+    child_env = dict(os.environ if env is None else env)
+    if prepared.session is not None:
+        child_env[SESSION_ENV] = prepared.session
+    proc, report = sandbox.spawn(argv, prepared.compiled.landlock, env=child_env, cwd=cwd)
+    if recorder is not None:
+        recorder.append("redline-launch", prepared.session or "-", {
+            "pid": proc.pid, "program": os.path.basename(argv[0]), "abi": prepared.abi,
+            "session_dir": prepared.session_dir,
+            "red_lines": [x.as_dict() for x in prepared.compiled.lines],
+            "landlock_enforced": list(report.enforced),
+            "landlock_not_enforced": list(report.not_enforced),
+        })
+    return _wait(proc, timeout)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float | None) -> int:
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        proc.send_signal(signum)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT,
+                                                            signal.SIGHUP)}
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+        raise
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    return 128 - code if code < 0 else code

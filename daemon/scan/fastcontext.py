@@ -1,0 +1,84 @@
+"""Context-word score boosting over a bounded window before each result.
+
+Presidio's ``LemmaContextAwareEnhancer`` does the same thing but finds each
+result's token by walking the whole token list (results x tokens: the
+quadratic cost in FIELD-NOTES) and needs a spaCy ``Doc``. This one looks only
+at the ``WINDOW_CHARS`` characters before a result: O(results x window).
+
+Same rule as Presidio's enhancer (its defaults): the "surrounding words" are
+the word at the result's start and the ``PREFIX_WORDS`` words before it,
+skipping spaCy's English stop words; lower-cased; plus the caller's context
+words (CSV headers, JSON keys). If a recognizer's context word is a substring
+of one of them, the score rises by ``FACTOR`` to at least ``MIN_WITH_CONTEXT``
+(at most 1.0). Words are ``\\w+`` runs, so punctuation is never a word, as in
+Presidio where punctuation tokens are skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import regex
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS
+
+FACTOR = 0.35
+MIN_WITH_CONTEXT = 0.4
+PREFIX_WORDS = 5
+WINDOW_CHARS = 200
+_WORD = regex.compile(r"\w+")
+_SKIP = frozenset(STOP_WORDS) | {"be", "-pron-"}
+
+
+def surrounding_words(text: str, start: int, prefix: int = PREFIX_WORDS,
+                      window: int = WINDOW_CHARS) -> list[str]:
+    """The lower-cased non-stop words at and before ``start`` (the word holding
+    ``start`` and up to ``prefix`` before it), looking back ``window`` chars."""
+    stop = start
+    while stop < len(text) and stop - start < 64 and _is_word_char(text[stop]):
+        stop += 1  # finish the word the result starts in
+    words = _WORD.findall(text, max(0, start - window), max(stop, start + 1))
+    picked: list[str] = []
+    for w in reversed(words):
+        low = w.lower()
+        if low in _SKIP:
+            continue
+        picked.append(low)
+        if len(picked) > prefix:
+            break
+    return picked
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def supportive_word(words: Sequence[str], recognizer_context: Sequence[str]) -> str:
+    """The first recognizer context word found as a substring of a word, or ''."""
+    for cw in recognizer_context:
+        low = cw.lower()
+        if any(low in w for w in words):
+            return cw
+    return ""
+
+
+def enhance(text: str, results: Sequence[RecognizerResult],
+            recognizers: Mapping[str, EntityRecognizer],
+            context: Sequence[str] = ()) -> list[RecognizerResult]:
+    """Raise the scores of ``results`` (in place) whose recognizer's context
+    words occur near them; ``recognizers`` maps recognizer id -> recognizer."""
+    external = [c.lower() for c in context]
+    for r in results:
+        meta = r.recognition_metadata or {}
+        recognizer = recognizers.get(str(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)))
+        if recognizer is None or not recognizer.context:
+            continue
+        if meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+            continue
+        words = surrounding_words(text, r.start)
+        word = supportive_word([*words, *external], recognizer.context)
+        if word:
+            r.score = min(max(r.score + FACTOR, MIN_WITH_CONTEXT), 1.0)
+            if r.analysis_explanation is not None:
+                r.analysis_explanation.set_supportive_context_word(word)
+                r.analysis_explanation.set_improved_score(r.score)
+    return list(results)

@@ -1,0 +1,160 @@
+"""Decide, per chunk, which pattern recognizers can possibly find something.
+
+Why: most text holds nothing most recognizers look for (a log chunk has no
+``-----BEGIN``, a paragraph of prose no ``AKIA``), yet each recognizer costs
+one or more regex passes over the chunk. One ``re2.Set`` pass (hundreds of
+MB/s, FIELD-NOTES) tells which *triggers* occur in the chunk; a recognizer
+runs only when all of its trigger groups occurred.
+
+A trigger is a NECESSARY condition, never a heuristic: every match the
+recognizer can produce contains a match of its shape trigger (derived by hand
+from the recognizer's patterns, see ``SHAPES``; a recognizer not listed has no
+shape trigger and always runs). Two kinds of trigger:
+
+* shape: e.g. a credit-card pattern needs 4 digits then 3 more, so
+  ``\\d{4}[- ]?\\d{3}`` must occur;
+* context: a recognizer whose every pattern scores below the threshold, and
+  which cannot raise a score by validation, reports nothing unless a context
+  word boosts it; the context enhancer (``fastcontext``) matches a context
+  word as a substring of a lower-cased word of the text or of the caller's
+  context words, so one of its context words must occur in one of them.
+
+Tests check the necessary-condition property with generated texts (tests/scan/
+test_fast_prefilter.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import re2
+from presidio_analyzer import EntityRecognizer, PatternRecognizer
+
+from policies.errors import ConfigError
+
+_D = r"\p{Nd}"
+_W = r"[\p{L}\p{N}_]"
+
+# Shape triggers by recognizer class name. Each regex must match inside every
+# match the recognizer can report (RE2 syntax; Presidio's patterns run with
+# IGNORECASE, so letter classes here are case-insensitive where theirs are).
+SHAPES: dict[str, str] = {
+    # --- Presidio's predefined recognizers (patterns printed in the ADR)
+    "IpRecognizer": rf"{_D}\.{_D}{{1,3}}\.{_D}{{1,3}}\.{_D}|:[0-9A-Fa-f]{{0,4}}:",
+    "UsSsnRecognizer": rf"{_D}{{3}}[- .]?{_D}{{2}}[- .]?{_D}{{4}}",
+    "UsBankRecognizer": rf"{_D}{{8}}",
+    "UuidRecognizer": r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-",
+    "DateRecognizer": rf"{_D}[/.\-]{_D}|{_D}-[A-Za-z]{{3}}|(?i:jan|feb|mar|apr|may|jun|jul|aug|"
+                      rf"sep|oct|nov|dec)-{_D}",
+    "MedicalLicenseRecognizer": rf"[A-Za-z]{_D}{{7}}",
+    "CreditCardRecognizer": rf"{_D}{{4}}[- ]?{_D}{{3}}",
+    "UrlRecognizer": r"(?i)[a-z0-9.\-]\.[a-z]{2}",
+    "UsItinRecognizer": rf"9{_D}{{2}}[- ]?{_D}{{2}}[- ]?{_D}{{4}}",
+    "UsPassportRecognizer": rf"{_D}{{8}}",
+    "CryptoRecognizer": r"(?i)[13][a-z0-9]{25}",
+    "EmailRecognizer": r"@",
+    "NhsRecognizer": rf"{_D}{{3}}[- ]?{_D}{{3}}[- ]?{_D}{{4}}",
+    "IbanRecognizer": rf"(?i)[a-z]{{2}}{_D}{{2}}[ \-]?[a-z0-9]{{4}}",
+    "UsLicenseRecognizer": rf"(?i)[a-z]{_D}|{_D}{{6}}",
+    "MacAddressRecognizer": r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}[:\-]|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
+    "PhoneRecognizer": rf"{_D}",
+    "CandidatePhoneRecognizer": rf"{_D}",
+    # --- ours (daemon/scan/recognizers/pii.py)
+    "InternationalPhoneRecognizer": rf"{_D}{{2}}",
+    "CardNumberContextRecognizer": rf"{_D}{{4}}",
+    "UsDriverLicenseContextRecognizer": r"(?i)driv",
+    "StreetAddressRecognizer": _D,
+    "TitledPersonRecognizer": r"\p{Lu}",
+    # --- secrets (daemon/scan/recognizers/secrets.py)
+    "AwsAccessKeyIdRecognizer": r"AKIA|ASIA|ABIA|ACCA|A3T",
+    "AwsSecretAccessKeyRecognizer": r"(?i)aws|(?i)secret|AKIA|ASIA",
+    "GcpServiceAccountKeyRecognizer": r'"private_key',
+    "AzureStorageKeyRecognizer": r"(?i)key",
+    "PrivateKeyRecognizer": r"-----BEGIN ",
+    "GitHubTokenRecognizer": r"gh[pousr]_|github_pat_",
+    "GitLabTokenRecognizer": r"gl[a-z]{2,5}-|GR1348941",
+    "SlackTokenRecognizer": r"xox|xapp-|hooks\.slack\.com",
+    "StripeKeyRecognizer": r"[sr]k_live_|[sr]k_test_|whsec_",
+    "JwtRecognizer": r"eyJ",
+    "PasswordAssignmentRecognizer": r"(?i)pass|(?i)pwd|://",
+    "ApiKeyAssignmentRecognizer": r"(?i)key|(?i)secret|(?i)token|(?i)authorization",
+}
+
+
+def context_gated(recognizer: EntityRecognizer, threshold: float) -> bool:
+    """True when ``recognizer`` can only reach ``threshold`` through a context boost:
+    a plain pattern recognizer (Presidio's ``analyze`` and no score-raising
+    ``validate_result``) whose every pattern scores below the threshold."""
+    if not isinstance(recognizer, PatternRecognizer) or not recognizer.context:
+        return False
+    cls = type(recognizer)
+    if cls.analyze is not PatternRecognizer.analyze:
+        return False
+    if cls.validate_result is not PatternRecognizer.validate_result:
+        return False
+    return bool(recognizer.patterns) and max(p.score for p in recognizer.patterns) < threshold
+
+
+@dataclass(frozen=True, slots=True)
+class _Need:
+    """What a recognizer needs: a shape trigger id and/or one of its context words."""
+
+    shape: int | None
+    context_words: tuple[str, ...] | None   # lower-cased; None: no context needed
+    context_ids: frozenset[int]
+
+
+class Prefilter:
+    """One RE2 set over all triggers of ``recognizers``; :meth:`select` returns
+    the recognizers that can find something in a given chunk."""
+
+    def __init__(self, recognizers: Sequence[EntityRecognizer], threshold: float) -> None:
+        self.recognizers = list(recognizers)
+        options = re2.Options()
+        options.max_mem = 64 << 20
+        self._set = re2.Set.SearchSet(options)
+        ids: dict[str, int] = {}
+        self._needs: list[_Need] = []
+        for r in self.recognizers:
+            shape = SHAPES.get(type(r).__name__)
+            shape_id = self._add(ids, shape) if shape else None
+            words: tuple[str, ...] | None = None
+            context_ids: set[int] = set()
+            if context_gated(r, threshold):
+                words = tuple(sorted({w.lower() for w in r.context}))
+                context_ids = {self._add(ids, "(?i)" + re2.escape(w)) for w in words}
+            self._needs.append(_Need(shape_id, words, frozenset(context_ids)))
+        self._empty = not ids
+        if not self._empty:
+            self._set.Compile()
+
+    def _add(self, ids: dict[str, int], pattern: str) -> int:
+        if pattern not in ids:
+            index = self._set.Add(pattern)
+            if index < 0:
+                raise ConfigError(f"expected an RE2-compatible trigger; found {pattern!r}")
+            ids[pattern] = index
+        return ids[pattern]
+
+    def present(self, text: str) -> frozenset[int]:
+        """Ids of the triggers occurring in ``text``."""
+        if self._empty or not text:
+            return frozenset()
+        return frozenset(self._set.Match(text))
+
+    def select(self, text: str, context: Sequence[str] = ()) -> list[EntityRecognizer]:
+        """The recognizers whose triggers all occur in ``text`` (context words
+        may also come from the caller's ``context``)."""
+        found = self.present(text)
+        lowered = [c.lower() for c in context]
+        return [r for r, need in zip(self.recognizers, self._needs, strict=True)
+                if self._satisfied(need, found, lowered)]
+
+    @staticmethod
+    def _satisfied(need: _Need, found: frozenset[int], context: list[str]) -> bool:
+        if need.shape is not None and need.shape not in found:
+            return False
+        if need.context_words is None:
+            return True
+        return bool(need.context_ids & found) or any(
+            w in c for w in need.context_words for c in context)

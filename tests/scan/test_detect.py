@@ -1,0 +1,305 @@
+"""The PII detector: real Presidio, the real spaCy model (loaded once per session).
+
+Values used here are synthetic; assertions never print a detected value."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from daemon.scan.detect import (
+    CHUNK_OVERLAP,
+    Detector,
+    RawFinding,
+    chunk_spans,
+    dedupe,
+    drop_subsumed,
+)
+from daemon.scan.recognizers.pii import (
+    CardNumberContextRecognizer,
+    InternationalPhoneRecognizer,
+    StreetAddressRecognizer,
+    TitledPersonRecognizer,
+    UsDriverLicenseContextRecognizer,
+    luhn_ok,
+)
+from policies.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def detector() -> Detector:
+    return Detector()
+
+
+@pytest.fixture(scope="session")
+def pattern_detector() -> Detector:
+    return Detector(use_ner=False)
+
+
+def _spans(findings: list[RawFinding], entity: str) -> list[tuple[int, int]]:
+    return [(f.start, f.end) for f in findings if f.entity_type == entity]
+
+
+def _covered(text: str, findings: list[RawFinding], entity: str, value: str) -> bool:
+    """Some finding of ``entity`` covers the whole of ``value`` (no value in messages)."""
+    i = text.index(value)
+    return any(s <= i and i + len(value) <= e for s, e in _spans(findings, entity))
+
+
+# ----------------------------------------------------------------------------- recognizers
+# (recognizer, text, value expected to be covered or None for "nothing found")
+
+RECOGNIZER_CASES = [
+    (StreetAddressRecognizer, "Ship it to 24 Clarke Avenue, Springfield, IL 62704 please.",
+     "24 Clarke Avenue, Springfield, IL 62704"),
+    (StreetAddressRecognizer, "Office: 1600 Amphitheatre Parkway\nMountain View\nUnited States",
+     "1600 Amphitheatre Parkway\nMountain View\nUnited States"),
+    (StreetAddressRecognizer, "Wohnt in der Hauptstrasse 12, Berlin", "Hauptstrasse 12, Berlin"),
+    (StreetAddressRecognizer, "Il nostro ufficio: Via Roma 131, Milano", "Via Roma 131, Milano"),
+    (StreetAddressRecognizer, "PSC 1234, Box 5678\nAPO AE 09123",
+     "PSC 1234, Box 5678\nAPO AE 09123"),
+    (StreetAddressRecognizer, "We are open 24 hours a day and 7 days a week.", None),
+    (StreetAddressRecognizer, "During 1971, Acme expanded quickly.", None),
+    (StreetAddressRecognizer, "Python 3 and Windows 10 are installed.", None),
+    (TitledPersonRecognizer, "Please forward this to Dr. Jane Roe today.", "Jane Roe"),
+    (TitledPersonRecognizer, "Name: Arthur Dent\nRole: tester", "Arthur Dent"),
+    (TitledPersonRecognizer, "the report says capitalized Words Like These matter", None),
+    (UsDriverLicenseContextRecognizer, "driver's license number: D1234567 on file", "D1234567"),
+    (UsDriverLicenseContextRecognizer, "the license agreement was signed", None),
+    (InternationalPhoneRecognizer, "Desk: +41 (0)71 526 99 04", "+41 (0)71 526 99 04"),
+    (InternationalPhoneRecognizer, "416 60 039 office", "416 60 039"),
+    (InternationalPhoneRecognizer, "Date: 1985-11-18 22:50:23", None),
+    (InternationalPhoneRecognizer, "SSN 123-45-6789", None),
+]
+
+
+@pytest.mark.parametrize(("cls", "text", "value"), RECOGNIZER_CASES,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(RECOGNIZER_CASES)])
+def test_recognizer_patterns(cls: type, text: str, value: str | None) -> None:
+    recognizer = cls()
+    entity = recognizer.supported_entities[0]
+    results = [r for r in recognizer.analyze(text, [entity]) if r.score >= 0.4]
+    if value is None:
+        assert results == [], f"{cls.__name__} found {len(results)} unexpected spans"
+    else:
+        i = text.index(value)
+        assert any(r.start <= i and i + len(value) <= r.end for r in results), (
+            f"{cls.__name__} did not cover the expected value; spans "
+            f"{[(r.start, r.end) for r in results]}")
+
+
+def test_card_recognizer_needs_luhn() -> None:
+    assert luhn_ok("4111111111111111")
+    assert not luhn_ok("4111111111111112")
+    r = CardNumberContextRecognizer()
+    assert r.invalidate_result("4111111111111112") is True
+    assert r.invalidate_result("4111111111111111") is False
+
+
+# ----------------------------------------------------------------------------- through the Detector
+
+DETECTOR_CASES = [
+    ("Contact me at jane.roe@example.org tomorrow.", "EMAIL_ADDRESS", "jane.roe@example.org"),
+    ("My credit card 2308667275322437 was lost.", "CREDIT_CARD", "2308667275322437"),
+    ("Please call me at 0494 92 82 32 after lunch.", "PHONE_NUMBER", "0494 92 82 32"),
+    ("My social security number is 536-22-1490.", "US_SSN", "536-22-1490"),
+    ("Wire it to GB82 WEST 1234 5698 7654 32 now.", "IBAN_CODE", "GB82 WEST 1234 5698 7654 32"),
+    ("The server at 192.168.14.20 went down.", "IP_ADDRESS", "192.168.14.20"),
+    ("My new address is 50345 Wingertweg 126\n Suite 408\n Ependes\n Switzerland 82590",
+     "ADDRESS", "50345 Wingertweg 126\n Suite 408\n Ependes\n Switzerland 82590"),
+    ("Yesterday Barack Obama visited the factory.", "PERSON", "Barack Obama"),
+    ("She moved to Chicago last year.", "LOCATION", "Chicago"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("text", "entity", "value"), DETECTOR_CASES,
+                         ids=[c[1] for c in DETECTOR_CASES])
+def test_detector_finds(detector: Detector, text: str, entity: str, value: str) -> None:
+    findings = detector.detect(text)
+    got = [(f.entity_type, f.start, f.end) for f in findings]
+    assert _covered(text, findings, entity, value), f"no {entity} covering the value; got {got}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", [
+    "The meeting is at noon in the big room.",
+    "We shipped version 2.4.1 with 3 fixes and 12 tests.",
+    "Order 12345 contains 6 items.",
+])
+def test_detector_negatives(detector: Detector, text: str) -> None:
+    found = [f for f in detector.detect(text) if f.entity_type != "DATE_TIME"]
+    assert found == [], f"unexpected findings {[(f.entity_type, f.start, f.end) for f in found]}"
+
+
+@pytest.mark.slow
+def test_context_words_raise_weak_patterns(pattern_detector: Detector) -> None:
+    """The lean NLP engine (no lemmatizer) still feeds Presidio's context enhancer."""
+    number = "51 516 33 75"
+    with_ctx = f"Phone: {number}"
+    without = f"Total {number}"
+    assert _covered(with_ctx, pattern_detector.detect(with_ctx), "PHONE_NUMBER", number)
+    assert _spans(pattern_detector.detect(without), "PHONE_NUMBER") == []
+    # Context passed by the caller (e.g. a CSV header) works too.
+    assert _covered(without, pattern_detector.detect(without, context=["phone"]),
+                    "PHONE_NUMBER", number)
+
+
+@pytest.mark.slow
+def test_pattern_only_mode_runs_no_ner(pattern_detector: Detector) -> None:
+    text = "Yesterday Barack Obama wrote to jane.roe@example.org from Chicago."
+    findings = pattern_detector.detect(text)
+    assert _covered(text, findings, "EMAIL_ADDRESS", "jane.roe@example.org")
+    assert {f.recognizer for f in findings}.isdisjoint({"SpacyRecognizer"})
+    assert not _spans(findings, "LOCATION")
+
+
+@pytest.mark.slow
+def test_entities_filter(detector: Detector) -> None:
+    only = Detector(entities=["EMAIL_ADDRESS"], use_ner=False)
+    text = "Mail jane.roe@example.org or call +41 71 526 99 04"
+    assert {f.entity_type for f in only.detect(text)} == {"EMAIL_ADDRESS"}
+    assert "PHONE_NUMBER" in {f.entity_type for f in detector.detect(text)}
+
+
+# ----------------------------------------------------------------------------- chunking
+
+
+def _filler(n_chars: int) -> str:
+    words = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod "
+             "tempor incididunt ut labore et dolore magna aliqua ").split()
+    out, size, i = [], 0, 0
+    while size < n_chars:
+        out.append(words[i % len(words)])
+        size += len(out[-1]) + 1
+        i += 1
+    return " ".join(out)
+
+
+def test_chunk_spans_cover_with_overlap_on_whitespace() -> None:
+    text = _filler(35_000)
+    windows = list(chunk_spans(len(text), text))
+    assert windows[0][0] == 0 and windows[-1][1] == len(text)
+    for (s1, e1), (s2, e2) in zip(windows, windows[1:], strict=False):
+        assert s2 < e1 and e1 - s2 >= CHUNK_OVERLAP      # overlap
+        assert s1 < s2 and e1 < e2                       # progress
+        assert text[e1 - 1].isspace() and text[s2 - 1].isspace()  # cut after whitespace
+        assert e1 - s1 <= 10_000
+
+
+def test_chunk_spans_without_whitespace_still_progress() -> None:
+    text = "x" * 25_000
+    windows = list(chunk_spans(len(text), text))
+    assert windows[-1][1] == len(text)
+    assert all(b[0] > a[0] for a, b in zip(windows, windows[1:], strict=False))
+
+
+def test_dedupe_keeps_one_per_place() -> None:
+    a = RawFinding("EMAIL_ADDRESS", 10, 30, 0.5, "r")
+    partial = RawFinding("EMAIL_ADDRESS", 10, 22, 0.5, "r")
+    other = RawFinding("URL", 15, 30, 0.5, "u")
+    assert dedupe([partial, a, a, other]) == [a, other]
+
+
+def test_drop_subsumed_ner_inside_address() -> None:
+    addr = RawFinding("ADDRESS", 0, 40, 0.6, "StreetAddressRecognizer")
+    person = RawFinding("PERSON", 4, 14, 0.85, "SpacyRecognizer")
+    email = RawFinding("EMAIL_ADDRESS", 50, 60, 1.0, "EmailRecognizer")
+    assert drop_subsumed([addr, person, email]) == [addr, email]
+
+
+@pytest.mark.slow
+def test_value_across_chunk_border_reported_once(detector: Detector) -> None:
+    """No whitespace near the border forces a cut inside the value: the first
+    window sees a truncated (still valid-looking) email, the second the whole."""
+    email = "border.case@example.com"
+    head = _filler(9_800)[:9_699] + " "
+    start = 10_000 - len("border.case@example.co")       # cut right after ".co"
+    text = head + "," * (start - len(head)) + email + "," * 300 + " " + _filler(15_000)
+    windows = list(chunk_spans(len(text), text))
+    assert windows[0][1] == 10_000 and start < windows[0][1] < start + len(email)
+    emails = _spans(detector.detect(text), "EMAIL_ADDRESS")
+    assert emails == [(start, start + len(email))]
+
+
+@pytest.mark.slow
+def test_value_inside_overlap_reported_once(detector: Detector) -> None:
+    text = _filler(25_000)
+    first_end = next(iter(chunk_spans(len(text), text)))[1]
+    email = "overlap.case@example.org"
+    at = text.index(" ", first_end - CHUNK_OVERLAP // 2)   # inside both windows
+    text = text[:at] + " " + email + text[at:]
+    start = text.index(email)
+    emails = _spans(detector.detect(text), "EMAIL_ADDRESS")
+    assert emails == [(start, start + len(email))]
+
+
+def test_bad_chunk_settings_rejected() -> None:
+    with pytest.raises(ConfigError, match="chunk_overlap"):
+        Detector(chunk_chars=100, chunk_overlap=80, use_ner=False)
+
+
+# ----------------------------------------------------------------------------- no value leaks
+
+
+@pytest.mark.slow
+def test_no_value_in_repr_or_logs(detector: Detector, caplog: pytest.LogCaptureFixture) -> None:
+    email = "leak.check@example.org"
+    text = f"write to {email} now"
+    with caplog.at_level(logging.DEBUG):
+        findings = detector.detect(text)
+    assert findings
+    for f in findings:
+        assert email not in repr(f) and email not in str(f)
+        assert "leak" not in repr(f)
+    assert email not in caplog.text
+    assert "leak.check" not in repr(detector)
+
+
+# ----------------------------------------------------------------------------- offline
+
+_OFFLINE_PROBE = textwrap.dedent("""
+    import socket, sys
+    class NoNetwork(socket.socket):
+        def connect(self, *a, **k):
+            raise OSError("network blocked by test")
+        connect_ex = connect
+    socket.socket = NoNetwork
+    _orig = socket.create_connection
+    def _blocked(*a, **k):
+        raise OSError("network blocked by test")
+    socket.create_connection = _blocked
+    sys.path.insert(0, sys.argv[1])
+    from daemon.scan.detect import Detector
+    d = Detector(use_ner=False, entities=["EMAIL_ADDRESS"])
+    text = "mail jane.roe@example.org please"
+    f = d.detect(text)
+    assert [(x.entity_type, x.start, x.end) for x in f] == [("EMAIL_ADDRESS", 5, 25)], f
+    print("OK")
+""")
+
+
+@pytest.mark.slow
+def test_email_detection_offline_and_no_cache_written(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TLDEXTRACT", "XDG_CACHE"))}
+    env["HOME"] = str(home)
+    cmd = [sys.executable, "-c", _OFFLINE_PROBE, str(REPO)]
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        cmd = ["unshare", "-n", *cmd]               # no network namespace at all
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "OK"
+    assert "Traceback" not in proc.stderr
+    assert not (home / ".cache").exists(), "something wrote under ~/.cache"
