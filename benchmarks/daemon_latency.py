@@ -113,7 +113,7 @@ class Daemon:
         self.notify.bind(str(sock))
         self.notify.settimeout(300)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon.cli", "--state-dir", str(self.state), "daemon",
+            [sys.executable, "-m", "daemon", "--state-dir", str(self.state), "daemon",
              "--config", str(cfg)], cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
             env=dict(os.environ, NOTIFY_SOCKET=str(sock)))
         while b"READY=1" not in self.notify.recv(4096):

@@ -256,6 +256,10 @@ def daemon_cmd(ctx: click.Context, config_path: Path | None) -> None:
     from daemon.sdnotify import Notifier
     from daemon.service import Daemon
 
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # operators: kill -USR1 for stacks
     config = load_config(config_path)
     if ctx.obj["state_dir_opt"] is not None:
         config = config.model_copy(update={"state_dir": ctx.obj["state_dir_opt"]})
@@ -263,7 +267,7 @@ def daemon_cmd(ctx: click.Context, config_path: Path | None) -> None:
     metrics = Metrics()
     server = metrics.serve(config.metrics_address) if config.metrics_address else None
     try:
-        code = Daemon(config, config_path=config_path, notifier=Notifier.from_env(),
+        code = Daemon(config, config_path=config_path, notifier=Notifier.from_env(unset_environment=True),
                       metrics=metrics).run()
     finally:
         if server is not None:
@@ -328,5 +332,25 @@ def _register_extensions() -> None:
 
 _register_extensions()
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+
+@main.command("guard")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None)
+@click.pass_context
+@handle_errors
+def guard_cmd(ctx: click.Context, config_path: Path | None) -> None:
+    """Run the fanotify red-line guard in the foreground (scratchwarden-guard.service).
+
+    It is a separate service so the scanner never holds CAP_SYS_ADMIN. Blocks
+    are appended to the inventory's audit chain; SIGHUP reloads the policy.
+    If the guard dies, fanotify lets every open through (fails open): the
+    drill (``scratchwarden redlines drill``) detects a missing guard."""
+    from daemon.config import load_config
+    from daemon.guardsvc import run_guard_service
+    from daemon.logging_setup import configure_json_logging
+    from daemon.sdnotify import Notifier
+
+    config = load_config(config_path)
+    if ctx.obj["state_dir_opt"] is not None:
+        config = config.model_copy(update={"state_dir": ctx.obj["state_dir_opt"]})
+    configure_json_logging(config.log_level)
+    sys.exit(run_guard_service(config, Notifier.from_env(unset_environment=True)))

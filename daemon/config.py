@@ -63,8 +63,16 @@ class NodeConfig(_Strict):
     metrics_address: str | None = "127.0.0.1:9464"
     patterns_only: bool = False
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    # policy enforcement (the policy directory is ``policies``)
+    keyring: Path | None = None            # KEK keyring file/dir; default <state_dir>/keys
+    keyring_credential: str | None = None  # or a systemd credential name
+    enforce_interval: Duration = 60.0
+    dry_run: bool = False                  # force audit mode for every rule
+    guard: bool = True                     # run the fanotify guard for read/exec red lines
+    drill_interval: Duration = 86400.0     # red-line drills: at start and this often
 
-    @field_validator("quiet_period", "reconcile_interval", mode="before")
+    @field_validator("quiet_period", "reconcile_interval", "enforce_interval", "drill_interval",
+                     mode="before")
     @classmethod
     def _duration(cls, v: Any) -> float:
         if isinstance(v, int | float) and not isinstance(v, bool) and v >= 0:
@@ -93,9 +101,10 @@ class NodeConfig(_Strict):
     @field_validator("roots")
     @classmethod
     def _roots(cls, v: list[str]) -> list[str]:
+        from policies.globs import check_root_pattern
+
         for r in v:
-            if not r.startswith("/"):
-                raise ValueError(f"a root must be an absolute path pattern, found {r!r}")
+            check_root_pattern(r)
         return v
 
     @field_validator("metrics_address")

@@ -81,15 +81,26 @@ class _JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marker type so a second ``configure_json_logging`` replaces, not adds."""
 
 
+def _replaceable(handler: logging.Handler) -> bool:
+    """Ours from an earlier call, or a plain console handler (``basicConfig``,
+    a CLI's human-readable one) that would print every line a second time.
+    Handlers writing elsewhere (files, pytest's capture) are left alone."""
+    if isinstance(handler, _JsonHandler):
+        return True
+    consoles = {sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__}
+    return type(handler) is logging.StreamHandler and handler.stream in consoles
+
+
 def configure_json_logging(level: str | int = "info", *,
                            stream: TextIO | None = None) -> logging.Handler:
     """Send every log record to ``stream`` (stdout) as JSON lines. Idempotent:
-    calling it again replaces the handler (a reload may change the level)."""
+    calling it again replaces the handler (a reload may change the level), and
+    a plain console handler installed earlier is replaced too."""
     numeric = _LEVELS.get(level.lower()) if isinstance(level, str) else level
     if numeric is None:
         raise ConfigError(f"expected a log level among {sorted(_LEVELS)}, found {level!r}")
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _JsonHandler)]:
+    for old in [h for h in root.handlers if _replaceable(h)]:
         root.removeHandler(old)
     handler = _JsonHandler(stream if stream is not None else sys.stdout)
     handler.setFormatter(JsonLinesFormatter())

@@ -1,67 +1,80 @@
-"""Root patterns such as ``/srv/agents/{tenant}/sessions/{session}``.
-
-A pattern's static prefix (``/srv/agents``) is what the daemon watches; a
-concrete path under it matches when its leading components fill every
-placeholder (one path component each). The placeholders become labels on the
-asset; ``{session}`` names the session."""
+"""The roots the daemon watches: from the policy (name, owner) and from the
+node config (bare patterns). Patterns such as
+``/srv/agents/{tenant}/sessions/{session}`` are compiled by the policy
+package (``policies.globs.compile_root``), so the daemon and the policy engine
+agree on what a path belongs to. A pattern's static prefix is what inotify
+watches; the placeholder values become asset labels, ``{session}`` names the
+session."""
 
 from __future__ import annotations
 
-import os
-import re
-from dataclasses import dataclass
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from policies.globs import PLACEHOLDER, compile_root
 
 
 @dataclass(frozen=True)
 class RootMatch:
-    pattern: str
+    root: WatchRoot
     root_dir: str            # the concrete directory the pattern matched
     labels: dict[str, str]
 
+    @property
+    def pattern(self) -> str:
+        return self.root.pattern
+
+    @property
+    def key(self) -> str:
+        """What the inventory's ``root`` column holds: the root's name."""
+        return self.root.name
+
 
 @dataclass(frozen=True)
-class RootPattern:
+class WatchRoot:
     pattern: str
+    name: str = ""
+    owner: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.pattern)
 
     @property
     def base(self) -> str:
         """The longest leading directory without a placeholder."""
-        parts = self.pattern.rstrip("/").split("/")
         static: list[str] = []
-        for p in parts:
-            if "{" in p:
+        for part in self.pattern.split("/"):
+            if PLACEHOLDER.search(part):
                 break
-            static.append(p)
+            static.append(part)
         return "/".join(static) or "/"
 
-    @property
-    def depth(self) -> int:
-        return len(self.pattern.rstrip("/").split("/"))
-
-    def _regex(self) -> re.Pattern[str]:
-        out, pos = "", 0
-        for m in _PLACEHOLDER.finditer(self.pattern.rstrip("/")):
-            out += re.escape(self.pattern[pos:m.start()]) + f"(?P<{m.group(1)}>[^/]+)"
-            pos = m.end()
-        out += re.escape(self.pattern.rstrip("/")[pos:])
-        return re.compile(out + r"(?=/|$)")
-
     def match(self, path: str) -> RootMatch | None:
-        """Match ``path`` (a file or directory at or below a root dir)."""
-        m = self._regex().match(os.path.normpath(path))
-        if not m:
+        """Match a normalised absolute path at or below a root directory; the
+        root directory must itself fill every placeholder."""
+        if not path.startswith("/") or posixpath.normpath(path) != path:
             return None
-        labels = {k: v for k, v in m.groupdict().items() if v not in (".", "..")}
-        if len(labels) != len(m.groupdict()):
+        m = compile_root(self.pattern).fullmatch(path)
+        if m is None:
             return None
-        return RootMatch(self.pattern, m.group(0), labels)
+        rest = m.group("__rest") or ""
+        root_dir = (path[: len(path) - len(rest)].rstrip("/") or "/") if rest else path
+        labels = {k: v for k, v in m.groupdict().items() if k != "__rest"}
+        return RootMatch(self, root_dir, labels)
 
 
-def match_any(patterns: list[RootPattern], path: str) -> RootMatch | None:
-    for p in patterns:
-        hit = p.match(path)
-        if hit:
-            return hit
-    return None
+# kept for callers that think in patterns
+RootPattern = WatchRoot
+
+
+def match_any(roots: list[WatchRoot], path: str) -> RootMatch | None:
+    """The deepest matching root (declaration order breaks ties)."""
+    best: RootMatch | None = None
+    for r in roots:
+        hit = r.match(path)
+        if hit and (best is None or len(hit.root_dir) > len(best.root_dir)):
+            best = hit
+    return best

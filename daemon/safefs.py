@@ -11,8 +11,8 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
 from policies.errors import UnsafePath
 

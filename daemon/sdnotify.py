@@ -136,7 +136,9 @@ class Notifier:
                 if self._sock is None:
                     self._sock = socket.socket(socket.AF_UNIX,
                                                socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-                self._sock.sendto(payload, self.address)
+                # never block the caller: a stalled service manager (full
+                # socket buffer) costs a dropped message, not a hung main loop
+                self._sock.sendto(payload, socket.MSG_DONTWAIT, self.address)
                 return True
             except OSError as e:
                 if not self._failed_logged:

@@ -32,9 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daemon.actions.ignore import is_ciphertext, is_transient, not_scanned
 from daemon.config import NodeConfig, load_config
 from daemon.paths import default_inventory_url, prepare_state_dir
-from daemon.roots import RootMatch, RootPattern, match_any
+from daemon.policyrt import PolicyRuntime
+from daemon.roots import RootMatch, WatchRoot, match_any
 from daemon.safefs import atomic_write
 from daemon.scan.pipeline import non_regular_reason
 from daemon.scan.walk import walk
@@ -76,7 +78,9 @@ class Daemon(EventSink):
         self.node = config.node_id
         self.notifier = notifier
         self.metrics = metrics
-        self.patterns = [RootPattern(r) for r in config.roots]
+        self.roots = [WatchRoot(r) for r in config.roots]
+        self.policy: PolicyRuntime | None = None
+        self._policy_flag = threading.Event()
         self.queue = WorkQueue(config.limits.max_queue)
         self.results: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=10_000)
         self.counters = Counters()
@@ -121,12 +125,17 @@ class Daemon(EventSink):
 
         obs = InotifyObserver()
         handler = Handler(self)
-        for base in sorted({p.base for p in self.patterns}):
+        for base in self._bases():
             if os.path.isdir(base):
                 obs.schedule(handler, base, recursive=True)
             else:
                 log.warning("root base does not exist yet; reconcile will retry",
                             extra={"base": base})
+        if self.config.policies is not None and os.path.isdir(self.config.policies):
+            from daemon.watch import PolicyDirHandler
+
+            obs.schedule(PolicyDirHandler(self._policy_flag.set), str(self.config.policies),
+                         recursive=True)
         obs.start()
         self._observer = obs
 
@@ -137,8 +146,28 @@ class Daemon(EventSink):
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
         sched.add_job(self._periodic_reconcile, "interval", id="reconcile",
                       seconds=max(1.0, self.config.reconcile_interval))
+        if self.policy is not None:
+            sched.add_job(self._guarded_job(self.policy.tick), "interval", id="enforce",
+                          seconds=max(1.0, self.config.enforce_interval))
+            sched.add_job(self._guarded_job(self.policy.drill), "interval", id="drill",
+                          seconds=max(60.0, self.config.drill_interval),
+                          next_run_time=datetime.now(UTC))
         sched.start()
         self._scheduler = sched
+
+    def _guarded_job(self, fn: Any) -> Any:
+        def job() -> None:
+            try:
+                fn()
+            except ScratchwardenError as e:
+                log.warning("scheduled job failed", extra={"job": fn.__name__, "error": str(e)})
+            except Exception:  # noqa: BLE001 - a job never kills the scheduler
+                log.exception("scheduled job crashed", extra={"job": fn.__name__})
+        job.__name__ = fn.__name__
+        return job
+
+    def _bases(self) -> list[str]:
+        return sorted({r.base for r in self.roots})
 
     def _spawn(self, name: str, target: Any) -> None:
         t = threading.Thread(target=self._guarded(target), name=name, daemon=True)
@@ -152,7 +181,7 @@ class Daemon(EventSink):
                     fn()
                     return
                 except Exception:  # noqa: BLE001 - a loop never dies; it logs and restarts
-                    log.exception("thread crashed; restarting", extra={"thread": fn.__name__})
+                    log.exception("loop crashed; restarting", extra={"loop": fn.__name__})
                     time.sleep(1)
         return run
 
@@ -160,6 +189,12 @@ class Daemon(EventSink):
     def run(self) -> int:
         self._install_signals()
         self._store = self._open_store()
+        if self.config.policies is not None:
+            self.policy = PolicyRuntime(self.config, self.state_dir, self._store, self.node)
+            self.policy.start()  # a bad policy at start: refuse to run (exit 2)
+            self.roots = [WatchRoot(r) for r in self.config.roots] + self.policy.roots()
+        if not self.roots:
+            log.warning("no roots configured: nothing to watch")
         self._start_executor()
         self._overflow.install()
         try:
@@ -181,6 +216,10 @@ class Daemon(EventSink):
             if self.reload_flag.is_set():
                 self.reload_flag.clear()
                 self._reload()
+            elif self._policy_flag.is_set():
+                time.sleep(0.5)  # let an editor or a git checkout finish writing
+                self._policy_flag.clear()
+                self._reload_policy()
             if self.reconcile_flag.is_set():
                 self.reconcile_flag.clear()
                 self._spawn_reconcile()
@@ -205,23 +244,29 @@ class Daemon(EventSink):
 
     # --------------------------------------------------------------- events
     def _match(self, path: str) -> RootMatch | None:
-        return match_any(self.patterns, path) if self.patterns else None
+        return match_any(self.roots, path) if self.roots else None
 
     def file_changed(self, path: str, *, closed: bool, event_time: float) -> None:
+        if not_scanned(path):
+            return
         m = self._match(path)
         if m is None or path == m.root_dir:
             return
         due = event_time if closed else event_time + self.config.quiet_period
-        if not self.queue.put(path, due, event_time, m.pattern):
+        if not self.queue.put(path, due, event_time, m.key):
             self._on_overflow("queue-full")
 
     def file_deleted(self, path: str) -> None:
+        if self.policy is not None and self.policy.claims(path):
+            return  # the enforcer removed it and recorded why
         if self._match(path):
             self.queue.discard(path)
             self._known.pop(path, None)
             self._post(("deleted", path))
 
     def file_moved(self, src: str, dest: str, event_time: float) -> None:
+        if self.policy is not None and self.policy.claims(src):
+            return
         if self._match(src):
             self.queue.discard(src)
             self._known.pop(src, None)
@@ -231,7 +276,7 @@ class Daemon(EventSink):
     def dir_appeared(self, path: str) -> None:
         # Files created before inotify added the new directory's watch are
         # invisible to events: walk it (bounded: only this subtree).
-        if any(path.startswith(p.base) for p in self.patterns):
+        if any(path.startswith(b) for b in self._bases()):
             threading.Thread(target=self._walk_new_dir, args=(path,), daemon=True,
                              name="sw-newdir").start()
 
@@ -388,6 +433,7 @@ class Daemon(EventSink):
             m = self._match(obs.path)
             labels = m.labels if m else {}
             recs.append(Recording(obs, root=item.root, labels=labels,
+                                  owner=m.root.owner if m else None,
                                   session=labels.get("session")))
         self._store.record_many(self.node, recs, now=now)
 
@@ -451,14 +497,20 @@ class Daemon(EventSink):
         retry = set(self._known_unscannable())
         seen: set[str] = set()
         queued = 0
-        for base in sorted({p.base for p in self.patterns}):
+        for base in self._bases():
             if self._observer is not None and os.path.isdir(base):
                 self._ensure_watched(base)
             for entry in walk(base):
+                if self.stop_event.is_set():
+                    return
+                if is_transient(entry.path):
+                    continue
                 m = self._match(entry.path)
-                if m is None or self.stop_event.is_set():
+                if m is None:
                     continue
                 seen.add(entry.path)
+                if is_ciphertext(entry.path):
+                    continue  # the enforcer's own output: its row follows it
                 st = entry.stat
                 k = known.get(entry.path)
                 if k is not None and entry.path not in retry and \
@@ -466,7 +518,7 @@ class Daemon(EventSink):
                     self._known[entry.path] = (st.st_ino, st.st_size, st.st_mtime_ns)
                     continue
                 now = time.monotonic()
-                while not self.queue.put(entry.path, now, now, m.pattern):
+                while not self.queue.put(entry.path, now, now, m.key):
                     if self.stop_event.wait(0.2):  # backpressure, not growth
                         return
                 queued += 1
@@ -484,14 +536,14 @@ class Daemon(EventSink):
 
     def _known_all(self) -> dict[str, Any]:
         known: dict[str, Any] = {}
-        for p in self.patterns:
-            known.update(self._store.known_files(self.node, p.pattern))
+        for r in self.roots:
+            known.update(self._store.known_files(self.node, r.name))
         return known
 
     def _known_unscannable(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for p in self.patterns:
-            out.update(self._store.known_unscannable(self.node, p.pattern))
+        for r in self.roots:
+            out.update(self._store.known_unscannable(self.node, r.name))
         return out
 
     def _ensure_watched(self, base: str) -> None:
@@ -521,16 +573,31 @@ class Daemon(EventSink):
                       extra={"error": str(e)})
             self._notify("READY=1")
             return
-        old_bases = {p.base for p in self.patterns}
         self.config = new
-        self.patterns = [RootPattern(r) for r in new.roots]
-        if {p.base for p in self.patterns} != old_bases and self._observer is not None:
+        if self.policy is not None:
+            self.policy.config = new
+            self.policy.reload()
+        self._apply_roots()
+        log.info("configuration reloaded", extra={"roots": new.roots})
+        self._notify("READY=1")
+
+    def _reload_policy(self) -> None:
+        if self.policy is None:
+            return
+        self._notify("RELOADING=1")
+        if self.policy.reload():
+            self._apply_roots()
+        self._notify("READY=1")
+
+    def _apply_roots(self) -> None:
+        old_bases = self._bases()
+        self.roots = [WatchRoot(r) for r in self.config.roots] + \
+            (self.policy.roots() if self.policy is not None else [])
+        if self._bases() != old_bases and self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
             self._start_observer()
         self._request_reconcile("reload")
-        log.info("configuration reloaded", extra={"roots": new.roots})
-        self._notify("READY=1")
 
     # -------------------------------------------------------------- status
     def _status_line(self) -> str:
@@ -544,12 +611,18 @@ class Daemon(EventSink):
             inflight = len(self._inflight)
         return {
             "pid": os.getpid(), "node": self.node, "started_at": self.started_at.isoformat(),
-            "roots": self.config.roots, "queue_depth": len(self.queue), "inflight": inflight,
+            "roots": [r.pattern for r in self.roots], "queue_depth": len(self.queue),
+            "inflight": inflight,
             "files_scanned": c.files_scanned, "bytes_scanned": c.bytes_scanned,
             "unchanged_skipped": c.unchanged_skipped, "scan_errors": c.scan_errors,
             "files_per_second": round(c.rate(time.monotonic()), 2), "overflows": c.overflows,
             "reconciles": c.reconciles, "last_reconcile": self._last_reconcile,
             "worker_restarts": c.worker_restarts, "deleted": c.deleted,
+            "policy_revision": (str(self.policy.loaded.revision)
+                                if self.policy is not None and self.policy.loaded else None),
+            "guard_alive": self.policy.guard_alive() if self.policy is not None else None,
+            "last_drill": ({r.red_line_id: str(r.status) for r in self.policy.last_drill}
+                           if self.policy is not None else None),
             "updated_at": datetime.now(UTC).isoformat(),
         }
 
@@ -585,6 +658,8 @@ class Daemon(EventSink):
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
         self._overflow.uninstall()
+        if self.policy is not None:
+            self.policy.stop()
         self._write_status()
         if self._store is not None:
             self._store.close()

@@ -106,3 +106,22 @@ class OverflowDetector(logging.Handler):
     def uninstall(self) -> None:
         for name in self.LOGGERS:
             logging.getLogger(name).removeHandler(self)
+
+
+class PolicyDirHandler(FileSystemEventHandler):
+    """Any change under the policy directory (an edit, a ``git pull``) asks the
+    daemon to reload its policy; the daemon debounces and keeps the last good
+    policy when the new one fails to load."""
+
+    def __init__(self, on_change: Callable[[], None]) -> None:
+        self.on_change = on_change
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        try:
+            path = _s(event.src_path)
+            if "/.git/" in path or path.endswith((".swp", "~")):
+                return
+            if event.event_type in ("closed", "created", "deleted", "moved", "modified"):
+                self.on_change()
+        except Exception:  # noqa: BLE001 - raising here would kill the dispatcher
+            log.exception("policy watch handler failed")

@@ -56,6 +56,7 @@ NAMING = {
 ASSET_STATUSES = ("scanned", "unscannable", "skipped", "deleted")
 ENCRYPTION_STATES = ("plaintext", "encrypted", "quarantined", "deleted")
 JOURNAL_STATES = ("intent", "done", "rolled_back")
+DRILL_OUTCOMES = ("enforced", "not-enforced", "error")
 
 LIVE = text("deleted_at IS NULL")
 
@@ -202,4 +203,25 @@ class JournalEntry(Base):
     __table_args__ = (
         CheckConstraint(_one_of("state", JOURNAL_STATES), name="state"),
         Index("ix_journal_node_state", "node", "state"),
+    )
+
+
+class DrillResult(Base):
+    """One drill of one red line: did the kernel/systemd really refuse the
+    forbidden action? ``not-enforced`` is the alarm an operator must see."""
+
+    __tablename__ = "drills"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    node: Mapped[str] = mapped_column(String(255))
+    red_line: Mapped[str] = mapped_column(String(255))
+    mechanism: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    time: Mapped[datetime]
+    policy_revision: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any] | None]
+
+    __table_args__ = (
+        CheckConstraint(_one_of("outcome", DRILL_OUTCOMES), name="outcome"),
+        Index("ix_drills_node_red_line_time", "node", "red_line", "time"),
     )

@@ -106,8 +106,7 @@ class BatchWriter:
     def __init__(self, s: Session, node: str, when: datetime, paths: Sequence[str]) -> None:
         self._s, self._node, self._when = s, node, when
         self._live = live_rows(s, node, paths)
-        self._pending: list[_Pending] = []
-        self._order: list[_Pending] = []  # one per observation, for the returned ids
+        self._pending: list[_Pending] = []  # one per observation, in order
 
     def add(self, rec: Recording) -> None:
         key = path_key(rec.obs.path)
@@ -131,7 +130,7 @@ class BatchWriter:
         self._insert(FindingRow, [r for x in p for r in _finding_rows(x)])
         self._insert(Fingerprint, [r for x in p for r in _print_rows(x)])
         self._insert(AssetEvent, [_event_row(x, self._when) for x in self._pending if x.kind])
-        return [x.asset.id for x in self._order]
+        return [x.asset.id for x in self._pending]
 
     def _insert(self, model: type[Any], rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -172,7 +171,6 @@ class BatchWriter:
 
     def _push(self, pending: _Pending) -> None:
         self._pending.append(pending)
-        self._order.append(pending)
 
 
 def _last_per_asset(pending: Sequence[_Pending]) -> list[_Pending]:

@@ -28,10 +28,12 @@ from inventory.columns import as_utc
 from inventory.engine import WRITE, describe, make_engine, translate_errors
 from inventory.migrate import upgrade_to_head
 from inventory.models import (
+    DRILL_OUTCOMES,
     ENCRYPTION_STATES,
     Asset,
     AssetEvent,
     AuditEntry,
+    DrillResult,
     FindingRow,
     Fingerprint,
     JournalEntry,
@@ -49,6 +51,7 @@ from inventory.records import FileObservation, FileStatus
 from inventory.views import (
     AssetView,
     AuditHead,
+    DrillView,
     EventView,
     FindingSummary,
     JournalView,
@@ -337,6 +340,33 @@ class Store:
             return [JournalView(r.id, r.node, r.path, r.action, r.state, r.created,
                                 r.finished, r.details) for r in rows]
 
+    # -- red-line drills --------------------------------------------------------------
+
+    def record_drill(self, node: str, red_line: str, mechanism: str, outcome: str, *,
+                     now: datetime, policy_revision: str | None = None,
+                     details: Mapping[str, Any] | None = None) -> int:
+        if outcome not in DRILL_OUTCOMES:
+            raise InventoryError(f"drill outcome: expected one of {DRILL_OUTCOMES}, "
+                                 f"found {outcome!r}")
+        with self._write() as s:
+            row = DrillResult(node=node, red_line=red_line, mechanism=mechanism,
+                              outcome=outcome, time=as_utc(now),
+                              policy_revision=policy_revision,
+                              details=dict(details) if details else None)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def latest_drills(self, node: str) -> list[DrillView]:
+        """The most recent drill of each red line of ``node``, by red line."""
+        with self._read() as s:
+            newest = select(DrillResult.red_line, func.max(DrillResult.id).label("id")) \
+                .where(DrillResult.node == node).group_by(DrillResult.red_line).subquery()
+            rows = s.scalars(select(DrillResult).join(newest, DrillResult.id == newest.c.id)
+                             .order_by(DrillResult.red_line))
+            return [DrillView(r.id, r.node, r.red_line, r.mechanism, r.outcome, r.time,
+                              r.policy_revision, r.details) for r in rows]
+
     def count_assets(self, node: str | None = None) -> int:
         with self._read() as s:
             query = select(func.count(Asset.id))
@@ -369,7 +399,9 @@ def _views(s: Session, rows: Sequence[Row[Any]], locations: bool = True) -> list
         query = select(*cols, *([FindingRow.locations] if locations else [])) \
             .where(FindingRow.asset_id.in_(ids)) \
             .order_by(FindingRow.asset_id, FindingRow.entity_type)
-        for asset_id, kind, count, score, recognizers, *where in s.execute(query):
+        for f in s.execute(query):
+            values: tuple[Any, ...] = tuple(f)  # by position: Row.count is tuple.count
+            asset_id, kind, count, score, recognizers, *where = values
             by_asset[asset_id].append(FindingSummary(
                 kind, count, score, tuple(recognizers),
                 tuple(Location(int(x["start"]), int(x["end"]), x.get("locator"))

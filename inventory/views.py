@@ -95,6 +95,18 @@ class JournalView:
 
 
 @dataclass(frozen=True, slots=True)
+class DrillView:
+    id: int
+    node: str
+    red_line: str
+    mechanism: str
+    outcome: str
+    time: datetime
+    policy_revision: str | None
+    details: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditHead:
     """The last link of a chain; keep it outside the database (e.g. in the
     journal of the host) to detect a truncated tail, which no chain can see."""

@@ -7,17 +7,14 @@ Why it is built this way (measured facts in FIELD-NOTES):
   dict would silently drop ``labels_to_ignore`` (we saw ORGANIZATION 'SSN').
 * Only the spaCy ``ner`` component is loaded: in en_core_web_sm it has its own
   embedded tok2vec, so tok2vec/tagger/parser/attribute_ruler/lemmatizer are
-  pure cost. Presidio's context enhancer wants lemmas; we hand it the
-  lower-cased token text instead. The enhancer matches context words as
-  substrings ("card" in "cards"), so this loses only irregular inflections
-  ("addresses"/"address" still match; measured: identical results on the
-  synthetic benchmark, see tests).
-* ``use_ner=False`` swaps the model for a blank English tokenizer: no NER, but
-  tokens for context words still exist, so context-boosted patterns keep
-  working at several times the speed.
+  pure cost.
+* ``use_ner=False`` swaps the model for a blank English tokenizer (no NER).
+* Presidio's ``AnalyzerEngine.analyze`` is NOT used per chunk: ``Detector``
+  runs a prefilter, candidate-window phone matching, bounded-window context
+  boosting and prose-gated NER itself (docs/adr/0003-scan-performance.md).
 * Texts are cut into ~10k-char chunks with a 200-char overlap on whitespace:
-  spaCy refuses > 1M chars and the context enhancer is quadratic in
-  (results x tokens). A finding seen by two chunks is reported once.
+  spaCy refuses > 1M chars and per-chunk work stays bounded. A finding seen
+  by two chunks is reported once.
 * tldextract (Presidio's email validator) would try to download the public
   suffix list and write under ``~/.cache``; :func:`make_tldextract_offline`
   replaces its module-level extractor by one that uses the bundled snapshot
@@ -29,6 +26,7 @@ Nothing in this module logs or returns a detected value: a
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import re
@@ -248,31 +246,61 @@ _STRUCTURED = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "
 
 def drop_subsumed(findings: Sequence[RawFinding]) -> list[RawFinding]:
     """Drop NER findings lying inside a confident ADDRESS finding, and DATE_TIME
-    findings overlapping a structured value (phone, card, ...)."""
-    addresses = [f for f in findings
-                 if f.entity_type == "ADDRESS" and f.score >= _ADDRESS_MIN_SCORE]
-    structured = [f for f in findings if f.entity_type in _STRUCTURED]
+    findings overlapping a structured value (phone, card, ...).
+    O(n log n): sorted starts with a running maximum of ends."""
+    addresses = _Spans([f for f in findings
+                        if f.entity_type == "ADDRESS" and f.score >= _ADDRESS_MIN_SCORE])
+    structured = _Spans([f for f in findings if f.entity_type in _STRUCTURED])
+    cards = [f for f in findings if f.entity_type == "CREDIT_CARD"]
     return [f for f in findings
-            if not (f.entity_type in _SUBSUMED_BY_ADDRESS
-                    and any(a.start <= f.start and f.end <= a.end for a in addresses))
-            and not (f.entity_type == "DATE_TIME"
-                     and any(s.start < f.end and f.start < s.end for s in structured))
+            if not (f.entity_type in _SUBSUMED_BY_ADDRESS and addresses.contains(f))
+            and not (f.entity_type == "DATE_TIME" and structured.overlaps(f))
             and not (f.entity_type == "PHONE_NUMBER"
-                     and any(c.entity_type == "CREDIT_CARD" and c.score >= f.score
-                             and c.start <= f.start and f.end <= c.end for c in structured))]
+                     and any(c.score >= f.score and c.start <= f.start and f.end <= c.end
+                             for c in cards))]
+
+
+class _Spans:
+    """Spans sorted by start with the running maximum of their ends."""
+
+    def __init__(self, spans: Sequence[RawFinding]) -> None:
+        ordered = sorted(spans, key=lambda f: f.start)
+        self.starts = [f.start for f in ordered]
+        self.max_end: list[int] = []
+        top = -1
+        for f in ordered:
+            top = max(top, f.end)
+            self.max_end.append(top)
+
+    def contains(self, f: RawFinding) -> bool:
+        """Some span has start <= f.start and end >= f.end."""
+        i = bisect.bisect_right(self.starts, f.start) - 1
+        return i >= 0 and self.max_end[i] >= f.end
+
+    def overlaps(self, f: RawFinding) -> bool:
+        """Some span has start < f.end and end > f.start."""
+        i = bisect.bisect_left(self.starts, f.end) - 1
+        return i >= 0 and self.max_end[i] > f.start
 
 
 def dedupe(findings: Sequence[RawFinding]) -> list[RawFinding]:
     """Report each place once: among overlapping findings of the same type keep
     the best (highest score, then longest, then earliest). Findings of
-    different types may overlap (an email inside a URL is both)."""
-    best: dict[str, list[RawFinding]] = {}
+    different types may overlap (an email inside a URL is both).
+    O(n log n): kept spans of a type never overlap, so only the kept span with
+    the largest start before a candidate's end can overlap it."""
+    kept_starts: dict[str, list[int]] = {}
+    kept: dict[str, list[RawFinding]] = {}
     ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start))
     for f in ranked:
-        kept = best.setdefault(f.entity_type, [])
-        if not any(f.start < k.end and k.start < f.end for k in kept):
-            kept.append(f)
-    return sorted((f for kept in best.values() for f in kept),
+        starts = kept_starts.setdefault(f.entity_type, [])
+        spans = kept.setdefault(f.entity_type, [])
+        i = bisect.bisect_left(starts, f.end)
+        if i > 0 and spans[i - 1].end > f.start:
+            continue
+        starts.insert(i, f.start)
+        spans.insert(i, f)
+    return sorted((f for spans in kept.values() for f in spans),
                   key=lambda f: (f.start, f.end, f.entity_type))
 
 
@@ -397,7 +425,7 @@ class Detector:
 
         results: list[RecognizerResult] = []
         for recognizer in self.prefilter.select(chunk, context):
-            for r in recognizer.analyze(chunk, self.entities, None) or ():
+            for r in recognizer.analyze(chunk, self.entities, None) or ():  # type: ignore[arg-type]
                 _tag(r, recognizer)
                 results.append(r)
         return enhance(chunk, results, self._by_id, context)
@@ -431,7 +459,7 @@ def _tag(result: RecognizerResult, recognizer: EntityRecognizer) -> None:
     if meta is None:
         meta = result.recognition_metadata = {}
     meta.setdefault(Result.RECOGNIZER_IDENTIFIER_KEY, recognizer.id)
-    meta.setdefault(Result.RECOGNIZER_NAME_KEY, recognizer.name)
+    meta.setdefault(Result.RECOGNIZER_NAME_KEY, str(getattr(recognizer, "name", "")))
 
 
 def _use_candidate_phone_recognizer(analyzer: AnalyzerEngine) -> None:

@@ -30,15 +30,20 @@ HASH_CHUNK = 1 << 20
 
 
 class RawFindingLike(Protocol):
-    entity_type: str
-    start: int
-    end: int
-    score: float
-    recognizer: str
+    @property
+    def entity_type(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def recognizer(self) -> str: ...
 
 
 class DetectorLike(Protocol):
-    def detect(self, text: str, context: tuple[str, ...] | list[str] = ...) -> list[RawFindingLike]: ...
+    def detect(self, text: str, context: Sequence[str] = ...) -> Sequence[RawFindingLike]: ...
 
 
 _NON_REGULAR = (

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import re2
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
@@ -56,7 +57,8 @@ SHAPES: dict[str, str] = {
     "NhsRecognizer": rf"{_D}{{3}}[- ]?{_D}{{3}}[- ]?{_D}{{4}}",
     "IbanRecognizer": rf"(?i)[a-z]{{2}}{_D}{{2}}[ \-]?[a-z0-9]{{4}}",
     "UsLicenseRecognizer": rf"(?i)[a-z]{_D}|{_D}{{6}}",
-    "MacAddressRecognizer": r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}[:\-]|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
+    "MacAddressRecognizer": r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}[:\-]"
+                            r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
     "PhoneRecognizer": rf"{_D}",
     "CandidatePhoneRecognizer": rf"{_D}",
     # --- ours (daemon/scan/recognizers/pii.py)
@@ -92,7 +94,8 @@ def context_gated(recognizer: EntityRecognizer, threshold: float) -> bool:
         return False
     if cls.validate_result is not PatternRecognizer.validate_result:
         return False
-    return bool(recognizer.patterns) and max(p.score for p in recognizer.patterns) < threshold
+    patterns: list[Any] = list(getattr(recognizer, "patterns", []) or [])
+    return bool(patterns) and max(float(p.score) for p in patterns) < threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +143,7 @@ class Prefilter:
         """Ids of the triggers occurring in ``text``."""
         if self._empty or not text:
             return frozenset()
-        return frozenset(self._set.Match(text))
+        return frozenset(self._set.Match(text) or ())
 
     def select(self, text: str, context: Sequence[str] = ()) -> list[EntityRecognizer]:
         """The recognizers whose triggers all occur in ``text`` (context words

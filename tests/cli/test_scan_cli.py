@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 def sw(*args: str, state: Path, timeout: float = 600,
        check_codes: tuple[int, ...] = (0, 1)) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HOME=str(state / "home"), PYTHONWARNINGS="ignore")
-    p = subprocess.run([sys.executable, "-m", "daemon.cli", "--state-dir", str(state / "st"),
+    p = subprocess.run([sys.executable, "-m", "daemon", "--state-dir", str(state / "st"),
                         *args], capture_output=True, text=True, timeout=timeout, env=env,
                        cwd=REPO)
     assert p.returncode in check_codes, f"exit {p.returncode}: {p.stderr[-2000:]}"

@@ -73,7 +73,7 @@ class DaemonProcess:
         env["WATCHDOG_PID"] = ""  # the child's pid is unknown here: omit (any pid)
         env.pop("WATCHDOG_PID")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon.cli", "--state-dir", str(self.state), "daemon",
+            [sys.executable, "-m", "daemon", "--state-dir", str(self.state), "daemon",
              "--config", str(self.config_path)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.store: Store | None = None
@@ -106,7 +106,8 @@ class DaemonProcess:
                                  + self.log_text()[-3000:])
 
     def log_text(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return (self.tmp / "daemon.log").read_text(errors="replace")
 
     def signal(self, sig: int) -> None:

@@ -75,8 +75,8 @@ def test_lifecycle_events_reload_and_clean_stop(tmp_path: Path) -> None:
         d.signal(signal.SIGHUP)
         f5 = other / "sA" / "y.txt"
         write_from_other_process(f5, EMAIL_TEXT)
+        d.wait(lambda: "reload refused" in d.log_text(), desc="refused reload logged")
         d.wait(lambda: d.asset(f5), desc="file after a refused reload")
-        assert "reload refused" in d.log_text()
 
         # status and sd_notify
         d.notify.pump()
@@ -147,6 +147,13 @@ def test_inotify_overflow_is_recovered_by_reconcile(tmp_path: Path) -> None:
             missing = [i for i in range(n)
                        if d.asset(root / "s" / f"burst{i % 7}" / f"f{i}.txt") is None]
             assert missing == []
-            assert d.stop() == 0
+            d.signal(signal.SIGTERM)
+            try:
+                rc = d.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                d.signal(signal.SIGUSR1)  # faulthandler: thread stacks into the log
+                raise AssertionError("SIGTERM did not stop the daemon; stacks:\n"
+                                     + d.log_text()[-8000:]) from None
+            assert rc == 0
     finally:
         MAX_QUEUED.write_text(old)

@@ -84,3 +84,15 @@ def test_text_bearing_third_party_loggers_are_capped(stream: io.StringIO) -> Non
 def test_unknown_level_is_refused() -> None:
     with pytest.raises(ConfigError, match="expected a log level"):
         configure_json_logging("loud", stream=io.StringIO())
+
+
+def test_a_plain_console_handler_is_replaced_not_doubled(stream: io.StringIO) -> None:
+    import sys
+
+    root = logging.getLogger()
+    plain = logging.StreamHandler(sys.stderr)
+    root.addHandler(plain)
+    configure_json_logging("info", stream=stream)
+    assert plain not in root.handlers
+    assert sum(1 for h in root.handlers if h.formatter.__class__.__name__ ==
+               "JsonLinesFormatter") == 1

@@ -124,3 +124,30 @@ def test_send_failure_never_raises_and_logs_once(
     warnings = [r for r in caplog.records if r.name == "scratchwarden.sdnotify"]
     assert len(warnings) == 1
     n.close()
+
+
+def test_send_never_blocks_when_the_reader_stalls(tmp_path: Path) -> None:
+    """A service manager that stops reading fills the datagram buffer; the
+    daemon's main loop must keep running (messages are dropped instead)."""
+    import socket as _socket
+    import threading
+
+    path = tmp_path / "stalled.sock"
+    reader = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+    reader.bind(str(path))
+    try:
+        n = Notifier(str(path))
+        done = threading.Event()
+
+        def flood() -> None:
+            for _ in range(5000):
+                n.notify("STATUS=" + "x" * 512)
+            done.set()
+
+        t = threading.Thread(target=flood, daemon=True)
+        t.start()
+        assert done.wait(30), "notify blocked on a full socket buffer"
+        t.join(5)
+        n.close()
+    finally:
+        reader.close()

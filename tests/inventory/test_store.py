@@ -291,3 +291,17 @@ def test_two_writers_racing_on_new_paths_leave_one_live_row_each(db_url: str) ->
     finally:
         for s in stores:
             s.close()
+
+
+def test_drills_keep_history_and_report_the_latest(store: Store) -> None:
+    store.record_drill("n1", "no-cloud-credentials", "fanotify", "enforced", now=T0)
+    store.record_drill("n1", "no-cloud-credentials", "fanotify", "not-enforced", now=T1,
+                       details={"errno": 0})
+    store.record_drill("n1", "no-delete-outside-scratch", "landlock", "enforced", now=T1)
+    store.record_drill("n2", "no-cloud-credentials", "fanotify", "error", now=T2)
+    latest = store.latest_drills("n1")
+    assert [(d.red_line, d.outcome, d.time) for d in latest] == [
+        ("no-cloud-credentials", "not-enforced", T1),
+        ("no-delete-outside-scratch", "enforced", T1)]
+    with pytest.raises(InventoryError, match="expected one of"):
+        store.record_drill("n1", "x", "landlock", "passed", now=T0)

@@ -1,0 +1,213 @@
+"""The fast paths of detection: prefilter, phone candidate windows, bounded
+context boosting, prose gating for NER, the content-hash cache.
+
+Values are synthetic; assertions print counts and offsets, never values."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+from daemon.scan import fastcontext
+from daemon.scan.cache import CachedScan, ScanCache
+from daemon.scan.detect import Detector
+from daemon.scan.prefilter import Prefilter
+from daemon.scan.prose import ner_regions
+from daemon.scan.recognizers.pii import CandidatePhoneRecognizer
+from inventory.records import Finding
+
+
+@pytest.fixture(scope="module")
+def pattern_detector() -> Detector:
+    return Detector(use_ner=False)
+
+
+# ----------------------------------------------------------------------------- prefilter
+
+PLANTS = [
+    "jane.roe@example.org", "536-22-1490", "4111 1111 1111 1111", "4111111111111111",
+    "GB82 WEST 1234 5698 7654 32", "192.168.14.20", "fe80::1ff:fe23:4567:890a",
+    "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "(212) 555-0143", "+41 71 526 99 04",
+    "0494 92 82 32", "2024-01-31", "12/03/2019", "https://www.example.com/x",
+    "AKIAIOSFODNN7EXAMPLE", "ghp_" + "a1B2" * 9, "xoxb-1234-abcdefghij",
+    "sk_live_" + "Ab1" * 6, 'password = "S3cr3t!pass"', "api_key=ab12cd34ef56gh78",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
+    "123 Maple Street, Springfield, IL 62704", "Dr. Jane Roe", "Name: Arthur Dent",
+    "driver's license D1234567", "3FZbgi29cpjq2GjdwV8eyHuJJnkLtktZc5", "00:1A:2B:3C:4D:5E",
+    "123e4567-e89b-12d3-a456-426614174000", "A12345678", "912-70-1234", "bank account 12345678",
+    "card 5019717010103742", "phone 51 516 33 75",
+]
+_FILLER = st.text(alphabet=st.sampled_from(list("abcdefghij XYZ,.:;-/\n0123456789()@_'\"=")),
+                  max_size=60)
+
+
+def _all_results(detector: Detector, text: str, context: list[str]) -> set[tuple[str, int, int]]:
+    """Findings with every pattern recognizer run (no prefilter), as Detector does."""
+    from daemon.scan.detect import _tag
+    from daemon.scan.fastcontext import enhance
+
+    results: list[RecognizerResult] = []
+    for r in detector._patterns:
+        for x in r.analyze(text, detector.entities, None) or ():
+            _tag(x, r)
+            results.append(x)
+    enhanced = enhance(text, results, detector._by_id, context)
+    return {(x.entity_type, x.start, x.end) for x in enhanced if x.score >= detector.threshold}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=_FILLER, after=_FILLER, plants=st.lists(st.sampled_from(PLANTS), min_size=1,
+                                                       max_size=3),
+       context=st.lists(st.sampled_from(["phone", "card", "ssn", "account", "name", "x"]),
+                        max_size=2))
+def test_prefilter_never_drops_a_finding(pattern_detector: Detector, before: str, after: str,
+                                         plants: list[str], context: list[str]) -> None:
+    text = before + " " + " ; ".join(plants) + " " + after
+    full = _all_results(pattern_detector, text, context)
+    filtered = {(x.entity_type, x.start, x.end)
+                for x in pattern_detector._pattern_results(text, context)
+                if x.score >= pattern_detector.threshold}
+    missing = full - filtered
+    assert not missing, f"prefilter dropped {sorted((t, s, e) for t, s, e in missing)}"
+
+
+def test_prefilter_skips_recognizers_without_trigger(pattern_detector: Detector) -> None:
+    chosen = {type(r).__name__ for r in pattern_detector.prefilter.select(
+        "just some lower case words here")}
+    assert "PrivateKeyRecognizer" not in chosen and "CreditCardRecognizer" not in chosen
+    assert "EmailRecognizer" not in chosen
+    chosen = {type(r).__name__ for r in pattern_detector.prefilter.select("mail a@b.example")}
+    assert "EmailRecognizer" in chosen
+
+
+def test_context_gated_recognizer_runs_with_caller_context(pattern_detector: Detector) -> None:
+    pf: Prefilter = pattern_detector.prefilter
+    text = "value 12345678 here"
+    assert "UsBankRecognizer" not in {type(r).__name__ for r in pf.select(text)}
+    assert "UsBankRecognizer" in {type(r).__name__ for r in pf.select(text, ["account"])}
+
+
+# ----------------------------------------------------------------------------- phone windows
+
+PHONE_TEXTS = [
+    "Call me at (212) 555-0143 or +44 20 7946 0958 after 5pm.",
+    "2025-01-02T10:00:00.123Z INFO req=0f3a9 GET /api/v1/items/88123 200 12ms from 10.2.3.4",
+    "id,name,phone\n1,Jane,415-867-5309\n2,Joe,+49 30 901820\n3,Ann,(617) 253-1000 ext. 12\n",
+    '{"phone": "+33 1 42 68 53 00", "fax": "+1-202-456-1111", "n": 1234567890123}',
+    "Ticket 4481 was opened on 12/03/2019; tel 0494 92 82 32; order 98765432.",
+    "Numbers: 5551234, 555 1234, 1-800-555-0199, +91 98765 43210, +55 11 91234-5678.",
+]
+
+
+@pytest.mark.parametrize("text", PHONE_TEXTS)
+def test_candidate_windows_find_what_the_full_matcher_finds(text: str) -> None:
+    full = {(r.start, r.end, r.score) for r in PhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
+    fast = {(r.start, r.end, r.score)
+            for r in CandidatePhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
+    assert full == fast, f"full {sorted(full)} vs windows {sorted(fast)}"
+
+
+def test_candidate_windows_on_a_long_mixed_text() -> None:
+    text = "\n".join(PHONE_TEXTS * 40)
+    full = {(r.start, r.end) for r in PhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
+    fast = {(r.start, r.end) for r in CandidatePhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
+    assert full and full == fast
+
+
+# ----------------------------------------------------------------------------- context window
+
+
+def test_surrounding_words_skip_stop_words_and_are_bounded() -> None:
+    text = "the phone of the office is at: 51 516 33 75"
+    start = text.index("51 516")
+    words = fastcontext.surrounding_words(text, start)
+    assert "phone" in words and "office" in words and "the" not in words
+    far = "phone " + "lorem " * 100 + "51 516 33 75"
+    assert "phone" not in fastcontext.surrounding_words(far, far.index("51 516"))
+
+
+def test_context_boost_raises_only_near_results(pattern_detector: Detector) -> None:
+    number = "51 516 33 75"
+    near = f"Phone: {number}"
+    far = "Phone: see below. " + "lorem ipsum dolor " * 30 + number
+    assert any(f.entity_type == "PHONE_NUMBER" for f in pattern_detector.detect(near))
+    assert not any(f.entity_type == "PHONE_NUMBER" for f in pattern_detector.detect(far))
+
+
+# ----------------------------------------------------------------------------- prose gating
+
+
+def test_ner_regions_skip_machine_text_and_keep_names() -> None:
+    log = "\n".join(f"2025-01-02T10:00:{i:02d}Z INFO GET /api/v1/items/{i} 200 12ms"
+                    for i in range(60))
+    blob = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkw" * 50
+    assert ner_regions(log) == [] and ner_regions(blob) == []
+    json_lines = "id: 17\nscore: 0.5\nname: Alice Walker\nstatus: active\n" * 3
+    regions = ner_regions(json_lines)
+    covered = "".join(json_lines[s:e] for s, e in regions)
+    assert "Alice Walker" in covered
+
+
+@pytest.mark.slow
+def test_names_in_json_found_and_logs_not_sent_to_ner(tmp_path: Path) -> None:
+    detector = Detector()
+    log = "\n".join(f"2025-01-02T10:00:{i % 60:02d}Z INFO GET /api/v1/items/{i} 200 12ms"
+                    for i in range(300))
+    assert ner_regions(log) == []
+    assert not [f for f in detector.detect(log) if f.recognizer == "SpacyRecognizer"]
+    text = "id: 17\nstatus: active\nnote: Yesterday Barack Obama visited the factory.\n"
+    found = detector.detect(text)
+    i = text.index("Barack Obama")
+    assert any(f.entity_type == "PERSON" and f.start <= i and f.end >= i + 12 for f in found)
+
+
+def test_no_ner_when_no_ner_entity_requested() -> None:
+    detector = Detector(entities=["EMAIL_ADDRESS", "PERSON"], use_ner=False)
+    assert not detector.needs_ner
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def _finding(i: int) -> Finding:
+    return Finding(entity_type="EMAIL_ADDRESS", start=i, end=i + 5, score=1.0,
+                   recognizer="EmailRecognizer", locator=None, fingerprint=f"{i:064x}")
+
+
+def test_cache_is_bounded_by_entries_and_findings() -> None:
+    cache = ScanCache(max_entries=3, max_findings=10)
+    for i in range(5):
+        cache.put(f"d{i}", ".txt", CachedScan("text/plain", (_finding(i),)))
+    assert len(cache) == 3 and cache.get("d0", ".txt") is None
+    cache.put("big", ".txt", CachedScan("text/plain", tuple(_finding(i) for i in range(8))))
+    assert cache.findings_held <= 10 and cache.get("big", ".txt") is not None
+    cache.put("huge", ".txt", CachedScan("text/plain", tuple(_finding(i) for i in range(11))))
+    assert cache.get("huge", ".txt") is None
+
+
+def test_scanner_returns_identical_findings_for_identical_content(tmp_path: Path) -> None:
+    from daemon.fingerprint import Fingerprinter
+    from daemon.scan.pipeline import Scanner
+
+    scanner = Scanner(detector=Detector(use_ner=False),  # type: ignore[arg-type]
+                      fingerprinter=Fingerprinter(os.urandom(32)))
+    body = "Contact jane.roe@example.org or call +41 71 526 99 04.\n"
+    a, b, c = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"
+    a.write_text(body)
+    b.write_text(body)
+    c.write_text(body.replace("jane.roe", "john.doe"))
+    oa, ob, oc = scanner.scan(str(a)), scanner.scan(str(b)), scanner.scan(str(c))
+    assert scanner.cache is not None and scanner.cache.hits == 1
+    assert oa.findings and oa.findings == ob.findings and oa.sha256 == ob.sha256
+    assert oa.path != ob.path and oc.findings != oa.findings
+    fresh = Scanner(detector=scanner.detector, fingerprinter=scanner.fingerprinter, cache=None)
+    assert fresh.scan(str(b)).findings == ob.findings
+    assert dataclasses.replace(ob, path=oa.path, inode=oa.inode, scan_seconds=oa.scan_seconds,
+                               mtime_ns=oa.mtime_ns) == oa
