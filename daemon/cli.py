@@ -267,8 +267,12 @@ def daemon_cmd(ctx: click.Context, config_path: Path | None) -> None:
     metrics = Metrics()
     server = metrics.serve(config.metrics_address) if config.metrics_address else None
     try:
-        code = Daemon(config, config_path=config_path, notifier=Notifier.from_env(unset_environment=True),
-                      metrics=metrics).run()
+        daemon = Daemon(config, config_path=config_path,
+                        notifier=Notifier.from_env(unset_environment=True), metrics=metrics)
+        if server is not None:
+            host, port = server.address
+            daemon.metrics_endpoint = f"http://{host}:{port}/metrics"
+        code = daemon.run()
     finally:
         if server is not None:
             server.close()
@@ -285,8 +289,8 @@ def status(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
     from daemon.config import load_config
     from daemon.service import STATUS_FILE
 
-    config = load_config(config_path)
-    state = prepare_state_dir(ctx.obj["state_dir_opt"] or config.state_dir)
+    state_opt = ctx.obj["state_dir_opt"]
+    state = prepare_state_dir(state_opt or load_config(config_path).state_dir)
     path = state / STATUS_FILE
     try:
         doc = json.loads(path.read_text())
@@ -304,7 +308,8 @@ def status(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
                    f"node {doc.get('node')}, since {doc.get('started_at')})")
         for key in ("roots", "queue_depth", "inflight", "files_per_second", "files_scanned",
                     "unchanged_skipped", "scan_errors", "overflows", "reconciles",
-                    "last_reconcile", "worker_restarts", "deleted", "updated_at"):
+                    "last_reconcile", "worker_restarts", "deleted", "policy_revision",
+                    "guard_alive", "last_drill", "metrics", "updated_at"):
             click.echo(f"  {key:18} {doc.get(key)}")
     sys.exit(EXIT_OK if alive else EXIT_FINDINGS)
 
@@ -354,3 +359,35 @@ def guard_cmd(ctx: click.Context, config_path: Path | None) -> None:
         config = config.model_copy(update={"state_dir": ctx.obj["state_dir_opt"]})
     configure_json_logging(config.log_level)
     sys.exit(run_guard_service(config, Notifier.from_env(unset_environment=True)))
+
+
+@main.command("install")
+@click.option("--prefix", type=click.Path(path_type=Path), default=None,
+              help="Virtual environment holding scratchwarden (default: the running one).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              default=Path("/etc/scratchwarden/scratchwarden.yaml"), show_default=True)
+@click.option("--root", "roots", multiple=True, metavar="PATTERN",
+              help="Agent scratch root pattern, e.g. /srv/agents/{tenant}/sessions/{session} "
+              "(repeatable; default: the existing config's roots).")
+@click.option("--unit-dir", type=click.Path(path_type=Path),
+              default=Path("/etc/systemd/system"), show_default=True)
+@click.option("--guard/--no-guard", default=True, show_default=True,
+              help="Also install scratchwarden-guard.service (fanotify red lines).")
+@click.option("--allow-address", "allow_addresses", multiple=True, metavar="CIDR",
+              help="Widen IPAddressAllow= (e.g. a fleet PostgreSQL server).")
+@click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
+@click.pass_context
+@handle_errors
+def install_cmd(ctx: click.Context, prefix: Path | None, config_path: Path,
+                roots: tuple[str, ...], unit_dir: Path, guard: bool,
+                allow_addresses: tuple[str, ...], dry_run: bool) -> None:
+    """Install the systemd units and create the directories (run once, as root).
+
+    Never overwrites an existing configuration, never enables the service:
+    it prints the systemctl commands to run next."""
+    from daemon.install import install
+    from daemon.paths import SYSTEM_STATE_DIR
+
+    install(prefix, config_path=config_path, roots=list(roots) or None,
+            state_dir=ctx.obj["state_dir_opt"] or SYSTEM_STATE_DIR, unit_dir=unit_dir,
+            dry_run=dry_run, guard=guard, allow_addresses=allow_addresses, out=click.echo)

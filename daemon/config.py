@@ -113,7 +113,7 @@ class NodeConfig(_Strict):
         if v is None or v == "":
             return None
         host, _, port = v.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9464, found {v!r}")
         return v
 

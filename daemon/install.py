@@ -56,6 +56,8 @@ roots:
 # inventory: postgresql+psycopg://scratchwarden@db.example.internal/inventory
 #   (default: SQLite in the state dir; a remote server also needs
 #    IPAddressAllow= in the unit's drop-in: rerun install with its address)
+# policies: /etc/scratchwarden/policies   # a checkout of your policy repository
+guard: false   # fanotify red lines run in scratchwarden-guard.service (CAP_SYS_ADMIN)
 metrics_address: 127.0.0.1:9464
 log_level: info
 """

@@ -64,6 +64,12 @@ class Counters:
     worker_restarts: int = 0
     deleted: int = 0
     recent: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=4096))
+    cpu: collections.deque[tuple[float, float]] = field(
+        default_factory=lambda: collections.deque(maxlen=8192))
+
+    def cpu_used(self, now: float, window: float) -> float:
+        """Worker seconds spent scanning in the last ``window`` seconds."""
+        return sum(s for t, s in self.cpu if now - t <= window)
 
     def rate(self, now: float, window: float = 10.0) -> float:
         return sum(1 for t in self.recent if now - t <= window) / window
@@ -100,6 +106,7 @@ class Daemon(EventSink):
         self._store: Any = None
         self._last_reconcile: str | None = None
         self._reconciling = threading.Lock()
+        self.metrics_endpoint: str | None = None
 
     # ---------------------------------------------------------------- setup
     def _max_inflight(self) -> int:
@@ -197,6 +204,8 @@ class Daemon(EventSink):
             log.warning("no roots configured: nothing to watch")
         self._start_executor()
         self._overflow.install()
+        if self.metrics is not None:
+            self.metrics.track_queue_depth(lambda: float(len(self.queue)))
         try:
             self._start_observer()
             self._spawn("sw-dispatch", self._dispatch_loop)
@@ -306,6 +315,9 @@ class Daemon(EventSink):
     # ------------------------------------------------------------ dispatch
     def _dispatch_loop(self) -> None:
         while not self.stop_event.is_set():
+            if self._over_budget():
+                self.stop_event.wait(0.2)
+                continue
             if not self._slots.acquire(timeout=TICK):
                 continue
             items = self.queue.take_due(time.monotonic(), 1, timeout=TICK)
@@ -350,12 +362,23 @@ class Daemon(EventSink):
             obs = fut.result()
         except BrokenProcessPool:
             self.counters.worker_restarts += 1
+            if self.metrics is not None:
+                self.metrics.worker_restarted()
             obs = FileObservation(item.path, FileStatus.UNSCANNABLE, reason="worker-crashed")
             self.reconcile_flag.set()
         except Exception as e:  # noqa: BLE001
             obs = FileObservation(item.path, FileStatus.UNSCANNABLE,
                                   reason=f"worker-error:{type(e).__name__}")
         self._post(("observed", (item, obs)))
+
+    BUDGET_WINDOW = 10.0
+
+    def _over_budget(self) -> bool:
+        """The CPU budget: workers may spend ``cpu_budget`` cores' worth of
+        scan time per window; past it, dispatch pauses (the queue absorbs the
+        burst, overflow mode and reconcile catch the rest)."""
+        budget = self.config.limits.cpu_budget * self.BUDGET_WINDOW
+        return self.counters.cpu_used(time.monotonic(), self.BUDGET_WINDOW) > budget
 
     def _unchanged(self, path: str, st: os.stat_result) -> bool:
         known = self._known.get(path)
@@ -416,6 +439,8 @@ class Daemon(EventSink):
                 break
             except InventoryUnavailable:
                 log.warning("inventory unavailable; retrying", extra={"attempt": attempt + 1})
+                if self.metrics is not None:
+                    self.metrics.inventory_error()
                 if self.stop_event.wait(min(30, 2 ** attempt)):
                     break
         else:
@@ -454,6 +479,8 @@ class Daemon(EventSink):
 
     def _account(self, item: Pending, obs: FileObservation, done: float) -> None:
         c = self.counters
+        if obs.scan_seconds:
+            c.cpu.append((done, obs.scan_seconds))
         if obs.status is FileStatus.SCANNED:
             c.files_scanned += 1
             c.bytes_scanned += obs.size or 0
@@ -623,6 +650,7 @@ class Daemon(EventSink):
             "guard_alive": self.policy.guard_alive() if self.policy is not None else None,
             "last_drill": ({r.red_line_id: str(r.status) for r in self.policy.last_drill}
                            if self.policy is not None else None),
+            "metrics": self.metrics_endpoint,
             "updated_at": datetime.now(UTC).isoformat(),
         }
 

@@ -23,7 +23,7 @@ def test_lifecycle_events_reload_and_clean_stop(tmp_path: Path) -> None:
     (agents / "acme" / "sessions" / "s1").mkdir(parents=True)
     (agents / "acme" / "sessions" / "s1" / "before.txt").write_text(EMAIL_TEXT)
     pattern = str(agents) + "/{tenant}/sessions/{session}"
-    with running_daemon(tmp_path, [pattern]) as d:
+    with running_daemon(tmp_path, [pattern], metrics_address="127.0.0.1:0") as d:
         # a file present before start is found by the start-up reconcile
         pre = agents / "acme" / "sessions" / "s1" / "before.txt"
         a = d.wait(lambda: d.asset(pre), desc="start-up reconcile")
@@ -84,6 +84,23 @@ def test_lifecycle_events_reload_and_clean_stop(tmp_path: Path) -> None:
         assert "WATCHDOG=1" in d.notify.messages
         status = json.loads((d.state / "status.json").read_text())
         assert status["files_scanned"] >= 4 and status["reconciles"] >= 1
+
+        # Prometheus metrics on the configured local address
+        import urllib.request
+
+        with urllib.request.urlopen(status["metrics"], timeout=10) as resp:  # noqa: S310
+            text = resp.read().decode()
+        scanned = [ln for ln in text.splitlines()
+                   if ln.startswith("scratchwarden_files_scanned_total ")]
+        assert scanned and float(scanned[0].split()[1]) >= 4
+        assert 'scratchwarden_findings_total{entity_type="EMAIL_ADDRESS"}' in text
+        assert "scratchwarden_event_to_inventory_seconds_count" in text
+
+        # `scratchwarden status` reads the running daemon's state
+        st = subprocess.run([sys.executable, "-m", "daemon", "--state-dir", str(d.state),
+                             "status", "--config", str(d.config_path)], capture_output=True,
+                            text=True, timeout=60)
+        assert st.returncode == 0 and "running" in st.stdout and "queue_depth" in st.stdout
 
         # SIGTERM: drains and exits cleanly
         assert d.stop(timeout=60) == 0

@@ -1,0 +1,134 @@
+"""End-to-end with the real daemon and a policy directory: encryption after
+idle time, audit mode, policy hot reload (the last good policy stays)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.daemon.daemon_harness import NODE, running_daemon, write_from_other_process
+
+pytestmark = pytest.mark.slow
+
+SSN_TEXT = "Applicant SSN: 219-09-9999, card 4532015112830366.\n"
+ROOTS = """\
+version: 1
+mode: {mode}
+roots:
+  - name: work
+    path: {base}/{{session}}
+    owner: platform@example.com
+"""
+RULES = """\
+version: 1
+classes:
+  restricted: [US_SSN, CREDIT_CARD]
+rules:
+  - name: restricted-data
+    match: {classes: [restricted]}
+    encrypt: {after_idle: 2s}
+  - name: everything-else
+    retain: {for: 30d, from: first_seen}
+"""
+
+
+def _policy(tmp: Path, base: Path, mode: str) -> Path:
+    pol = tmp / "policy"
+    pol.mkdir()
+    (pol / "roots.yaml").write_text(ROOTS.format(mode=mode, base=base))
+    (pol / "rules.yaml").write_text(RULES)
+    return pol
+
+
+def _keyring(state: Path) -> None:
+    from daemon.crypto import generate_keyring
+
+    state.mkdir(mode=0o700, exist_ok=True)
+    generate_keyring(state / "keys", directory=True)
+
+
+def _tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_restricted_file_is_encrypted_after_idle_and_decrypts_identically(
+        tmp_path: Path) -> None:
+    base = tmp_path / "agents"
+    (base / "s1").mkdir(parents=True)
+    pol = _policy(tmp_path, base, "enforce")
+    _keyring(tmp_path / "state")
+    f = base / "s1" / "applicant.txt"
+    clean = base / "s1" / "readme.txt"
+    with running_daemon(tmp_path, [], policies=str(pol), enforce_interval=1,
+                        guard=False) as d:
+        write_from_other_process(f, SSN_TEXT)
+        write_from_other_process(clean, "nothing to see\n")
+        enc = Path(str(f) + ".swenc")
+        d.wait(lambda: enc.exists() and not f.exists(), timeout=120,
+               desc="encryption after the idle time")
+        a = d.wait(lambda: (x := d.asset(enc)) and x.encryption_state == "encrypted" and x,
+                   desc="inventory shows the file encrypted")
+        assert a.rule == "restricted-data" and a.kek_id and a.owner == "platform@example.com"
+        assert clean.read_text() == "nothing to see\n"  # other rule: untouched
+        assert SSN_TEXT.encode() not in enc.read_bytes()
+        assert d.stop() == 0
+    out = tmp_path / "restored.txt"
+    p = subprocess.run([sys.executable, "-m", "daemon", "--state-dir", str(tmp_path / "state"),
+                        "decrypt", str(enc), "--out", str(out),
+                        "--inventory", f"sqlite:///{tmp_path / 'state' / 'inventory.db'}",
+                        "--node", NODE],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert out.read_text() == SSN_TEXT
+
+
+def test_audit_mode_records_decisions_and_changes_no_file(tmp_path: Path) -> None:
+    base = tmp_path / "agents"
+    (base / "s1").mkdir(parents=True)
+    pol = _policy(tmp_path, base, "audit")
+    _keyring(tmp_path / "state")
+    f = base / "s1" / "applicant.txt"
+    with running_daemon(tmp_path, [], policies=str(pol), enforce_interval=1,
+                        guard=False) as d:
+        write_from_other_process(f, SSN_TEXT)
+        before = _tree_digest(base)
+        d.wait(lambda: (x := d.asset(f)) and x.rule == "restricted-data", timeout=120,
+               desc="decision recorded")
+        assert d.store is not None
+        d.wait(lambda: _audit_kinds(d) >= {"policy-load", "decision"}, desc="audit entries")
+        import time
+        time.sleep(4)  # well past after_idle: enforce mode would have encrypted by now
+        assert _tree_digest(base) == before
+        assert d.store.verify_audit(NODE).ok
+
+
+def _audit_kinds(d: object) -> set[str]:
+    from sqlalchemy import text
+
+    store = d.store  # type: ignore[attr-defined]
+    with store.engine.connect() as c:
+        return {r[0] for r in c.execute(text("SELECT DISTINCT kind FROM audit_log"))}
+
+
+def test_bad_policy_edit_is_refused_and_last_good_stays(tmp_path: Path) -> None:
+    base = tmp_path / "agents"
+    (base / "s1").mkdir(parents=True)
+    pol = _policy(tmp_path, base, "audit")
+    with running_daemon(tmp_path, [], policies=str(pol), enforce_interval=1,
+                        guard=False) as d:
+        (pol / "rules.yaml").write_text(RULES.replace("after_idle: 2s", "after_idle: soon"))
+        d.wait(lambda: "policy refused" in d.log_text(), timeout=60, desc="refusal logged")
+        assert "rules.yaml:7" in d.log_text()  # file:line of the bad duration
+        f = base / "s1" / "applicant.txt"
+        write_from_other_process(f, SSN_TEXT)
+        d.wait(lambda: (x := d.asset(f)) and x.rule == "restricted-data", timeout=120,
+               desc="the last good policy still decides")
