@@ -31,7 +31,6 @@ _NAMEY = regex.compile(
 )
 MAX_REGION_CHARS = 10_000
 WHOLE_TEXT_SHARE = 0.5
-SHORT_TEXT_CHARS = 2_000
 """When regions cover this share of a text, the text reads as prose: NER gets
 all of it (sentences across lines keep their context)."""
 
@@ -55,8 +54,7 @@ def ner_regions(text: str, max_chars: int = MAX_REGION_CHARS) -> list[tuple[int,
             regions.append((start, end))
         pos = end
     covered = sum(e - s for s, e in regions)
-    if regions and len(text) <= max_chars and (
-            covered >= WHOLE_TEXT_SHARE * len(text) or len(text) <= SHORT_TEXT_CHARS):
+    if regions and len(text) <= max_chars and covered >= WHOLE_TEXT_SHARE * len(text):
         return [(0, len(text))]
     return regions
 

@@ -132,3 +132,53 @@ def test_bad_policy_edit_is_refused_and_last_good_stays(tmp_path: Path) -> None:
         write_from_other_process(f, SSN_TEXT)
         d.wait(lambda: (x := d.asset(f)) and x.rule == "restricted-data", timeout=120,
                desc="the last good policy still decides")
+
+
+RETAIN_RULES = """\
+version: 1
+rules:
+  - name: short-lived
+    retain: {for: 3s, from: first_seen}
+"""
+
+
+@pytest.mark.root
+def test_retention_waits_for_open_files_and_never_follows_links(tmp_path: Path) -> None:
+    """Deadline passed: a file held open by another process survives until it
+    is closed; a symlink and a hardlink planted in the root never carry the
+    delete to the canary outside it."""
+    import os
+    import time
+
+    base = tmp_path / "agents"
+    (base / "s1").mkdir(parents=True)
+    pol = tmp_path / "policy"
+    pol.mkdir()
+    (pol / "roots.yaml").write_text(ROOTS.format(mode="enforce", base=base))
+    (pol / "rules.yaml").write_text(RETAIN_RULES)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    canary = outside / "canary.txt"
+    canary.write_text("keep me\n")
+    held = base / "s1" / "held.txt"
+    plain = base / "s1" / "plain.txt"
+    with running_daemon(tmp_path, [], policies=str(pol), enforce_interval=1,
+                        guard=False) as d:
+        write_from_other_process(held, "in use\n")
+        write_from_other_process(plain, "old\n")
+        (base / "s1" / "link").symlink_to(canary)
+        os.link(canary, base / "s1" / "hard")
+        holder = subprocess.Popen(["sh", "-c", f'exec 3<"{held}"; exec sleep 300'])
+        try:
+            d.wait(lambda: not plain.exists(), timeout=120, desc="plain file deleted")
+            time.sleep(3)  # several ticks past the deadline
+            assert held.exists(), "deleted while another process held it open"
+        finally:
+            holder.kill()
+            holder.wait(timeout=10)
+        d.wait(lambda: not held.exists(), timeout=120, desc="deleted once closed")
+        a = d.asset(held)
+        assert a is not None and a.status == "deleted" and a.deleted_reason
+        time.sleep(2)
+    assert canary.read_text() == "keep me\n"
+    assert canary.stat().st_nlink >= 1
