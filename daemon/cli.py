@@ -12,43 +12,25 @@ Nothing printed here ever contains a detected value.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
 import socket
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from daemon.cliutil import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    _state_dir,
+    handle_errors,
+)
 from daemon.paths import default_inventory_url, prepare_state_dir
 from inventory.records import FileObservation, FileStatus
 from policies.errors import ScratchwardenError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-
-
-def handle_errors(fn: F) -> F:
-    """Map our errors to one line on stderr and an exit code; never a traceback
-    for an expected failure."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ScratchwardenError as e:
-            click.echo(f"scratchwarden: error: {e}", err=True)
-            sys.exit(e.exit_code if e.exit_code else EXIT_ERROR)
-        except KeyboardInterrupt:
-            click.echo("scratchwarden: interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,13 +46,6 @@ def main(ctx: click.Context, state_dir: Path | None, verbose: int) -> None:
 
     quiet_third_party()
     ctx.obj = {"state_dir_opt": state_dir}
-
-
-def _state_dir(ctx: click.Context) -> Path:
-    obj: dict[str, Any] = ctx.obj
-    if "state_dir" not in obj:
-        obj["state_dir"] = prepare_state_dir(obj["state_dir_opt"])
-    return Path(obj["state_dir"])
 
 
 # ----------------------------------------------------------------------- scan
@@ -250,14 +225,14 @@ def _private_text_file(path: Path) -> Any:
 @handle_errors
 def daemon_cmd(ctx: click.Context, config_path: Path | None) -> None:
     """Run the node daemon in the foreground (systemd supervises it)."""
+    import faulthandler
+    import signal
+
     from daemon.config import load_config
     from daemon.logging_setup import configure_json_logging
     from daemon.metrics import Metrics
     from daemon.sdnotify import Notifier
     from daemon.service import Daemon
-
-    import faulthandler
-    import signal
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # operators: kill -USR1 for stacks
     config = load_config(config_path)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from daemon.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, _state_dir, handle_errors
+from daemon.cliutil import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, _state_dir, handle_errors
 from daemon.paths import default_inventory_url
 from policies.errors import ScratchwardenError
 

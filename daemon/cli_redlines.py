@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from daemon.cli import EXIT_FINDINGS, EXIT_OK, handle_errors
+from daemon.cliutil import EXIT_FINDINGS, EXIT_OK, handle_errors
 from policies.errors import ConfigError, KernelFeatureError
 
 DEFAULT_POLICY_DIR = "/etc/scratchwarden/policies"

@@ -86,6 +86,7 @@ FAN_MARK_REMOVE = 0x00000002
 FAN_MARK_DONT_FOLLOW = 0x00000004
 FAN_MARK_INODE = 0x00000000
 FAN_MARK_FILESYSTEM = 0x00000100
+FAN_MARK_IGNORED_MASK = 0x00000020
 
 FAN_OPEN_PERM = 0x00010000
 FAN_ACCESS_PERM = 0x00020000
@@ -137,6 +138,15 @@ def fanotify_mark(fd: int, flags: int, mask: int, path: str) -> None:
         err = ctypes.get_errno()
         raise GuardSetupError(f"fanotify_mark({path!r}, flags={flags:#x}, mask={mask:#x}) "
                               f"failed: {os.strerror(err)}")
+
+
+def fanotify_ignore_inode(fd: int, event_fd: int, mask: int) -> bool:
+    """Add an ignore mask for ``mask`` on the inode behind ``event_fd`` (the
+    file of a permission event): the kernel stops asking about it until it is
+    modified (no FAN_MARK_IGNORED_SURV_MODIFY). Returns False on failure (e.g.
+    the per-user mark limit); the caller stops caching."""
+    flags = FAN_MARK_ADD | FAN_MARK_INODE | FAN_MARK_IGNORED_MASK
+    return int(_libc.fanotify_mark(fd, flags, mask, event_fd, None)) == 0
 
 
 # --- patterns ---------------------------------------------------------------
@@ -331,6 +341,7 @@ class GuardStats:
     denied: int = 0
     errors: int = 0
     dropped_reports: int = 0
+    cached: int = 0
 
 
 @dataclass
@@ -354,7 +365,7 @@ class Guard:
 
     def __init__(self, protections: Sequence[Protection], decide: Decide = deny_all, *,
                  on_denial: Callable[[Denial], None] | None = None, audit: bool = False,
-                 poll_interval: float = 0.5) -> None:
+                 poll_interval: float = 0.5, cache_allowed: int = 200_000) -> None:
         if not protections:
             raise ValueError("expected at least one Protection, got none")
         self._protections = list(protections)
@@ -362,6 +373,11 @@ class Guard:
         self._on_denial = on_denial
         self._audit = audit
         self._poll_ms = int(poll_interval * 1000)
+        # Inodes judged unprotected get a kernel ignore mark, so the same file
+        # opened again never reaches this process (see docs/redlines.md for
+        # the limit: a cached file later renamed to a protected name stays
+        # readable until it is modified or the guard restarts).
+        self._cache_left = cache_allowed
         self._pid = os.getpid()
         self._fd = -1
         self._wake = -1
@@ -370,6 +386,7 @@ class Guard:
         self._reports: queue.Queue[Denial | str | None] = queue.Queue(maxsize=10000)
         self._recent: collections.deque[Denial] = collections.deque(maxlen=1000)
         self._compiled: list[_Compiled] = []
+        self._cacheable = False
         self._marks: list[Mark] = []
         self._heartbeat = 0.0
         self._stopping = threading.Event()
@@ -520,11 +537,21 @@ class Guard:
             denial = Denial("?", _action(mask), "?", pid, None, None, None, time.time(), "error")
         finally:
             self._respond(fd, allow)
+            if allow and denial is None and self._cache_left > 0 and self._cacheable:
+                self._cache(fd, mask)
             os.close(fd)
         if denial is not None:
             self._record(denial)
 
+    def _cache(self, fd: int, mask: int) -> None:
+        if fanotify_ignore_inode(self._fd, fd, mask & (FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM)):
+            self._cache_left -= 1
+            self.stats.cached += 1
+        else:
+            self._cache_left = 0  # mark limit reached: stop trying
+
     def _judge(self, mask: int, fd: int, pid: int) -> tuple[bool, Denial | None]:
+        self._cacheable = False
         if pid == self._pid:
             self.stats.self_allowed += 1
             return True, None
@@ -533,6 +560,8 @@ class Guard:
         c = self._match(path, fd, action)
         if c is None:
             self.stats.unprotected += 1
+            # cache only what no protection covers for any action
+            self._cacheable = all(self._match(path, fd, a) is None for a in ("open", "exec"))
             return True, None
         ident = identify(pid)
         rid = c.protection.red_line_id

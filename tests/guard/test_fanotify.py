@@ -194,7 +194,7 @@ def test_filesystem_mark_burst_of_unrelated_opens_completes(
     for i in range(500):
         (data / f"f{i}").write_text("x")
     g = start_guard([fa.Protection("creds", (str(tmpfs / "home" / "**" / ".aws" / "**"),))],
-                    fa.allow_uids(0))
+                    fa.allow_uids(0), cache_allowed=0)  # every open must reach the guard
     assert [m.kind for m in g.marks] == ["filesystem"]
     r = subprocess.run([sys.executable, "-B", "-c", BURST, str(data), "10000"],
                        capture_output=True, timeout=120)
@@ -254,3 +254,35 @@ def test_glob_regex_semantics() -> None:
     assert not h.match("/home/a/.ssh/known_hosts")
     with pytest.raises(ValueError, match="absolute"):
         fa.Protection("x", ("relative/path",))
+
+
+def test_allowed_inodes_are_cached_in_the_kernel_protected_never(
+        tmpfs: Path, start_guard: Callable[..., fa.Guard]) -> None:
+    """Under a filesystem mark, an unprotected file is judged once: the kernel
+    ignore mark keeps later opens away from the guard until the file is
+    modified. A protected file is asked about (and denied) every time."""
+    secret = tmpfs / "app" / ".env"
+    secret.parent.mkdir(parents=True)
+    secret.parent.chmod(0o755)
+    secret.write_text("TOKEN=canary\n")
+    secret.chmod(0o644)
+    plain = tmpfs / "app" / "notes.txt"
+    plain.write_text("hello\n")
+    plain.chmod(0o644)
+    g = start_guard([fa.Protection("env-files", (str(tmpfs / "**" / ".env"),))],
+                    fa.allow_uids(0))
+    assert as_nobody("cat", str(plain)).returncode == 0
+    events = g.stats.events
+    assert g.stats.cached >= 1
+    for _ in range(5):
+        assert as_nobody("cat", str(plain)).returncode == 0
+    opened_plain_again = g.stats.events - events
+    assert opened_plain_again < 5 * 1, "cached inode still reached the guard"  # cat, libs...
+    for _ in range(3):
+        assert eperm(as_nobody("cat", str(secret)))
+    assert g.stats.denied == 3
+    # a modification clears the ignore mark: the file is judged again
+    before = g.stats.unprotected
+    plain.write_text("changed\n")
+    assert as_nobody("cat", str(plain)).returncode == 0
+    assert g.stats.unprotected > before

@@ -24,7 +24,7 @@ def test_example_policy_is_valid_and_lint_clean() -> None:
         "no-delete-outside-scratch": "files-outside", "no-cloud-credentials": "paths",
         "no-database-admin": "network", "no-secure-erase-tools": "paths"}
     shred = next(r for r in p.red_lines if r.id == "no-secure-erase-tools")
-    assert p.red_line_mode(shred) is Mode.AUDIT and shred.may_degrade
+    assert p.red_line_mode(shred) is Mode.ENFORCE and shred.may_degrade
 
 
 def test_example_policy_tests_pass() -> None:
