@@ -25,7 +25,6 @@ import os
 import random
 import signal
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,7 +68,7 @@ WRITER = r"""
 import json, os, sys, time, random
 sys.path.insert(0, sys.argv[1])
 from benchmarks.daemon_latency import make_content
-root, rate, seconds, n, dup = sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+root, rate, n, dup = sys.argv[2], float(sys.argv[3]), int(sys.argv[5]), float(sys.argv[6])
 rng = random.Random(7)
 times = {}
 t0 = time.monotonic()
@@ -122,15 +121,17 @@ class Daemon:
         self.peak_rss = 0
 
     def pids(self) -> list[int]:
-        out = [self.proc.pid]
-        try:
-            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
-            out += [int(x) for x in kids.split()]
-            for k in list(out[1:]):
-                with open(f"/proc/{k}/task/{k}/children") as f:
-                    out += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
+        """The daemon and every descendant (forkserver, workers): children of
+        every thread, not only the main one's."""
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    todo += [int(x) for x in (task / "children").read_text().split()]
+                except OSError:
+                    pass
         return out
 
     def sample(self) -> None:

@@ -42,8 +42,9 @@ class Limits(_Strict):
     max_file_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     max_scan_seconds: float = Field(600.0, ge=1)
     memory_per_worker_mb: int = Field(1024, ge=128)
-    cpu_budget: float = Field(1.0, gt=0, le=64,
-                              description="cores' worth of scan CPU the workers may use")
+    cpu_budget: float | None = Field(None, gt=0, le=64,
+                                     description="cores' worth of scan CPU the workers may "
+                                     "use (default: bounded by the worker count only)")
 
 
 class NodeConfig(_Strict):
@@ -54,7 +55,7 @@ class NodeConfig(_Strict):
     policies: Path | None = None
     roots: list[str] = Field(default_factory=list)
     workers: int = Field(1, ge=0, le=64)
-    worker_max_files: int = Field(1000, ge=1)
+    worker_max_files: int = Field(5000, ge=1)  # recycle a worker after this many files
     quiet_period: Duration = 2.0
     reconcile_interval: Duration = 900.0
     heavy_windows: list[Window] = Field(default_factory=list)

@@ -68,5 +68,6 @@ def load_or_create_key(path: Path) -> bytes:
     finally:
         os.close(fd)
     if len(key) != KEY_BYTES:
-        raise KeyMaterialError(f"fingerprint key {path}: expected {KEY_BYTES} bytes, found {len(key)}")
+        raise KeyMaterialError(
+            f"fingerprint key {path}: expected {KEY_BYTES} bytes, found {len(key)}")
     return key

@@ -40,7 +40,7 @@ from daemon.roots import RootMatch, WatchRoot, match_any
 from daemon.safefs import atomic_write
 from daemon.scan.pipeline import non_regular_reason
 from daemon.scan.walk import walk
-from daemon.scan.workers import ScannerSpec, make_executor, submit_scan
+from daemon.scan.workers import ScannerSpec, make_executor, submit_scan, warm_up
 from daemon.watch import EventSink, Handler, OverflowDetector
 from daemon.workqueue import Pending, WorkQueue
 from inventory.records import FileObservation, FileStatus
@@ -110,7 +110,7 @@ class Daemon(EventSink):
 
     # ---------------------------------------------------------------- setup
     def _max_inflight(self) -> int:
-        return max(2, 2 * self._worker_count())
+        return max(4, 8 * self._worker_count())
 
     def _worker_count(self) -> int:
         return self.config.workers or (os.cpu_count() or 1)
@@ -121,11 +121,13 @@ class Daemon(EventSink):
         url = self.config.inventory or default_inventory_url(self.state_dir)
         return Store.open(url)
 
-    def _start_executor(self) -> None:
+    def _start_executor(self, warm: bool = False) -> None:
         spec = ScannerSpec(state_dir=str(self.state_dir), use_ner=not self.config.patterns_only,
                            max_scan_seconds=self.config.limits.max_scan_seconds,
                            max_file_bytes=self.config.limits.max_file_bytes)
         self._executor = make_executor(spec, self._worker_count(), self.config.worker_max_files)
+        if warm:
+            warm_up(self._executor, self._worker_count())
 
     def _start_observer(self) -> None:
         from watchdog.observers.inotify import InotifyObserver
@@ -202,7 +204,8 @@ class Daemon(EventSink):
             self.roots = [WatchRoot(r) for r in self.config.roots] + self.policy.roots()
         if not self.roots:
             log.warning("no roots configured: nothing to watch")
-        self._start_executor()
+        self._notify("STATUS=loading the detection model in the scan workers")
+        self._start_executor(warm=True)
         self._overflow.install()
         if self.metrics is not None:
             self.metrics.track_queue_depth(lambda: float(len(self.queue)))
@@ -377,6 +380,8 @@ class Daemon(EventSink):
         """The CPU budget: workers may spend ``cpu_budget`` cores' worth of
         scan time per window; past it, dispatch pauses (the queue absorbs the
         burst, overflow mode and reconcile catch the rest)."""
+        if self.config.limits.cpu_budget is None:
+            return False
         budget = self.config.limits.cpu_budget * self.BUDGET_WINDOW
         return self.counters.cpu_used(time.monotonic(), self.BUDGET_WINDOW) > budget
 
@@ -479,8 +484,9 @@ class Daemon(EventSink):
 
     def _account(self, item: Pending, obs: FileObservation, done: float) -> None:
         c = self.counters
-        if obs.scan_seconds:
-            c.cpu.append((done, obs.scan_seconds))
+        spent = obs.cpu_seconds if obs.cpu_seconds is not None else obs.scan_seconds
+        if spent:
+            c.cpu.append((done, spent))
         if obs.status is FileStatus.SCANNED:
             c.files_scanned += 1
             c.bytes_scanned += obs.size or 0

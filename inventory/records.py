@@ -44,3 +44,4 @@ class FileObservation:
     sha256: str | None = None
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     scan_seconds: float | None = None
+    cpu_seconds: float | None = None  # CPU time the scanning process spent on it

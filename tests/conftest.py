@@ -41,7 +41,8 @@ def _no_leaks() -> Iterator[None]:
         if time.monotonic() > deadline:
             for p in multiprocessing.active_children():
                 p.kill()
-            pytest.fail(f"test leaked threads {[t.name for t in leaked]} / processes {sorted(kids)}")
+            pytest.fail(f"test leaked threads {[t.name for t in leaked]} / "
+                        f"processes {sorted(kids)}")
         time.sleep(0.05)
 
 

@@ -333,7 +333,8 @@ class Detector:
     3. context words are looked up in a bounded window before each result
        (``fastcontext``), same rule as Presidio's enhancer;
     4. NER runs only when an NER entity is requested, and only on the lines
-       of the chunk holding a capitalised word (``prose.ner_regions``).
+       of the chunk holding a capitalised word, or on all of a short text
+       that reads as prose (``prose.ner_regions``).
     """
 
     def __init__(

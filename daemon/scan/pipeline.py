@@ -16,7 +16,7 @@ import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from daemon.fingerprint import Fingerprinter
 from daemon.scan.cache import CachedScan, ScanCache
@@ -87,36 +87,37 @@ class Scanner:
     cache: ScanCache | None = field(default_factory=ScanCache)
 
     def scan(self, path: str, st: os.stat_result | None = None) -> FileObservation:
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.process_time()
         try:
             st = st or os.lstat(path)
         except OSError as e:
             return FileObservation(path, FileStatus.UNSCANNABLE, reason=_os_reason(e))
-        base = dict(size=st.st_size, inode=st.st_ino, device=st.st_dev, mtime_ns=st.st_mtime_ns)
+        base = _stat_fields(st)
         skip = non_regular_reason(st.st_mode)
         if skip:
-            return FileObservation(path, FileStatus.SKIPPED, reason=skip, **base)  # type: ignore[arg-type]
+            return FileObservation(path, FileStatus.SKIPPED, reason=skip, **base)
+
+        def obs(status: FileStatus, **kw: Any) -> FileObservation:
+            return FileObservation(path, status, scan_seconds=time.monotonic() - t0,
+                                   cpu_seconds=time.process_time() - c0, **base, **kw)
+
+        digest: str | None = None
         try:
             digest = sha256_file(path)
             mime, findings, partial = self._cached_or_scanned(path, digest, st)
         except ScanTimeout as e:
-            return FileObservation(path, FileStatus.UNSCANNABLE, reason=e.reason, mime=e.mime,
-                                   sha256=digest, findings=tuple(e.findings),
-                                   scan_seconds=time.monotonic() - t0, **base)  # type: ignore[arg-type]
+            return obs(FileStatus.UNSCANNABLE, reason=e.reason, mime=e.mime, sha256=digest,
+                       findings=tuple(e.findings))
         except FileError as e:
             status = FileStatus.SKIPPED if isinstance(e, Skipped) else FileStatus.UNSCANNABLE
-            return FileObservation(path, status, reason=e.reason, **base,  # type: ignore[arg-type]
-                                   scan_seconds=time.monotonic() - t0)
+            return obs(status, reason=e.reason)
         except OSError as e:
-            return FileObservation(path, FileStatus.UNSCANNABLE, reason=_os_reason(e), **base,  # type: ignore[arg-type]
-                                   scan_seconds=time.monotonic() - t0)
+            return obs(FileStatus.UNSCANNABLE, reason=_os_reason(e))
         except Exception as e:  # noqa: BLE001 - one bad file never stops a run
             log.warning("scan failed", extra={"path": path, "error_type": type(e).__name__})
-            return FileObservation(path, FileStatus.UNSCANNABLE, reason="internal-error",
-                                   **base, scan_seconds=time.monotonic() - t0)  # type: ignore[arg-type]
-        return FileObservation(path, FileStatus.SCANNED, mime=mime, sha256=digest, reason=partial,
-                               findings=tuple(findings), scan_seconds=time.monotonic() - t0,
-                               **base)  # type: ignore[arg-type]
+            return obs(FileStatus.UNSCANNABLE, reason="internal-error")
+        return obs(FileStatus.SCANNED, mime=mime, sha256=digest, reason=partial,
+                   findings=tuple(findings))
 
     def _cached_or_scanned(self, path: str, digest: str, st: os.stat_result
                            ) -> tuple[str, Sequence[Finding], str | None]:
@@ -207,6 +208,11 @@ def _unchanged(path: str, before: os.stat_result) -> bool:
         return False
     return (now.st_ino, now.st_size, now.st_mtime_ns) == \
         (before.st_ino, before.st_size, before.st_mtime_ns)
+
+
+def _stat_fields(st: os.stat_result) -> dict[str, Any]:
+    return {"size": st.st_size, "inode": st.st_ino, "device": st.st_dev,
+            "mtime_ns": st.st_mtime_ns}
 
 
 def _os_reason(e: OSError) -> str:

@@ -16,7 +16,10 @@ This keeps names inside JSON values and CSV cells (the extractor emits each
 value as a ``key: value`` line), while a log line like
 ``2025-01-02T10:00:00Z INFO GET /api/v1/items 200 12ms`` is skipped. The
 trigger is deliberately broad: prose passes whole, and the saving comes from
-machine text, not from guessing which sentences matter."""
+machine text, not from guessing which sentences matter. A short text (up to
+``SHORT_PROSE_CHARS``) that reads as prose goes whole even without a capital:
+chat messages are often all lower case, and NER still tags some names there
+(measured: +0.004 overall F2 on the synthetic set)."""
 
 from __future__ import annotations
 
@@ -33,12 +36,20 @@ MAX_REGION_CHARS = 10_000
 WHOLE_TEXT_SHARE = 0.5
 """When regions cover this share of a text, the text reads as prose: NER gets
 all of it (sentences across lines keep their context)."""
+SHORT_PROSE_CHARS = 2_000
+"""A text at most this long that reads as prose (:func:`reads_as_prose`) goes
+to NER whole, capitalised or not: lower-case sentences ("i met john smith in
+boston") hold names NER can still tag, and short texts cost little."""
+PROSE_LETTER_SHARE = 0.7
+PROSE_SPACE_SHARE = 0.08
 
 
 def ner_regions(text: str, max_chars: int = MAX_REGION_CHARS) -> list[tuple[int, int]]:
     """``(start, end)`` spans of ``text`` (whole lines, merged when adjacent,
     each at most about ``max_chars``) that contain a capitalised word NER could
     tag. Empty when there is none."""
+    if len(text) <= min(SHORT_PROSE_CHARS, max_chars) and reads_as_prose(text):
+        return [(0, len(text))]
     regions: list[tuple[int, int]] = []
     pos = 0
     while True:
@@ -57,6 +68,20 @@ def ner_regions(text: str, max_chars: int = MAX_REGION_CHARS) -> list[tuple[int,
     if regions and len(text) <= max_chars and covered >= WHOLE_TEXT_SHARE * len(text):
         return [(0, len(text))]
     return regions
+
+
+def reads_as_prose(text: str) -> bool:
+    """True when ``text`` is mostly letters and spaces (at least
+    ``PROSE_LETTER_SHARE`` of it) AND is cut into words by whitespace (at least
+    ``PROSE_SPACE_SHARE``: words of ~12 letters on average at most). Logs,
+    numeric CSV and hex dumps fail the first test; base64 and other unbroken
+    letter runs fail the second."""
+    if not text:
+        return False
+    spaces = sum(c.isspace() for c in text)
+    letters = sum(c.isalpha() for c in text)
+    return (spaces >= PROSE_SPACE_SHARE * len(text)
+            and letters + spaces >= PROSE_LETTER_SHARE * len(text))
 
 
 def prose_fraction(text: str) -> float:

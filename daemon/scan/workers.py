@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,21 @@ def make_executor(spec: ScannerSpec, jobs: int, max_tasks: int = 2000) -> Execut
     ctx = multiprocessing.get_context("forkserver")
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                initargs=(spec,), max_tasks_per_child=max_tasks)
+
+
+def _ready() -> int:
+    time.sleep(0.2)  # spread the pings so every worker gets one
+    return os.getpid()
+
+
+def warm_up(executor: Executor, workers: int, timeout: float = 300.0) -> int:
+    """Start every worker and wait until each has built its Scanner (the NER
+    model takes seconds to load): the daemon reports READY only then, so the
+    first files do not wait for model loads. Returns the distinct workers seen."""
+    if isinstance(executor, InlineExecutor):
+        return 1
+    futures = [executor.submit(_ready) for _ in range(max(1, workers))]
+    return len({f.result(timeout=timeout) for f in futures})
 
 
 def submit_scan(executor: Executor, path: str) -> Future[FileObservation]:

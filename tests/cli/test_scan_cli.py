@@ -98,7 +98,8 @@ def _canary_tree(root: Path) -> None:
         f"card {c['CARD']}, phone {c['PHONE']}.\naws_access_key_id = {c['AWS']}\n")
     (root / "cache.json").write_text(json.dumps(
         {"user": {"email": c["EMAIL"], "ssn": c["SSN"], "phone": c["PHONE"]}}))
-    (root / "export.csv").write_text(f"name,email,card\nHannah Whitfield,{c['EMAIL']},{c['CARD']}\n")
+    (root / "export.csv").write_text(
+        f"name,email,card\nHannah Whitfield,{c['EMAIL']},{c['CARD']}\n")
     with zipfile.ZipFile(root / "bundle.zip", "w") as z:
         z.writestr("inner/notes.txt", f"ssn: {c['SSN']} mail {c['EMAIL']}\n")
     (root / "mail.eml").write_text(

@@ -19,7 +19,7 @@ from daemon.scan import fastcontext
 from daemon.scan.cache import CachedScan, ScanCache
 from daemon.scan.detect import Detector
 from daemon.scan.prefilter import Prefilter
-from daemon.scan.prose import ner_regions
+from daemon.scan.prose import SHORT_PROSE_CHARS, ner_regions, reads_as_prose
 from daemon.scan.recognizers.pii import CandidatePhoneRecognizer
 from inventory.records import Finding
 
@@ -55,7 +55,7 @@ def _all_results(detector: Detector, text: str, context: list[str]) -> set[tuple
 
     results: list[RecognizerResult] = []
     for r in detector._patterns:
-        for x in r.analyze(text, detector.entities, None) or ():
+        for x in r.analyze(text, detector.entities, None) or ():  # type: ignore[arg-type]
             _tag(x, r)
             results.append(x)
     enhanced = enhance(text, results, detector._by_id, context)
@@ -155,6 +155,37 @@ def test_ner_regions_skip_machine_text_and_keep_names() -> None:
     assert "Alice Walker" in covered
 
 
+@pytest.mark.parametrize(("text", "prose"), [
+    ("i met john smith in boston last week and he said hi.", True),
+    ("we shipped it yesterday, everyone was happy with the result", True),
+    ("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkw", False),           # base64
+    ("2025-01-02T10:00:00Z INFO GET /api/v1/items/7 200 12ms", False),  # log line
+    ("id,amount,qty\n1,20.50,3\n2,18.00,1\n3,99.99,12\n", False),        # numeric CSV
+    ("de ad be ef 01 23 45 67 89 ab cd ef 00 11 22 33", False),         # hex dump
+    ("", False),
+])
+def test_reads_as_prose(text: str, prose: bool) -> None:
+    assert reads_as_prose(text) is prose
+
+
+def test_short_prose_goes_to_ner_whole_and_machine_text_does_not() -> None:
+    lower = "yesterday i met john smith in boston.\nhe lives near the harbour now.\n"
+    assert ner_regions(lower) == [(0, len(lower))]
+    assert ner_regions("2025-01-02T10:00:00Z INFO GET /api/v1/items/7 200 12ms") == []
+    assert ner_regions("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkw" * 10) == []
+    # Long lower-case prose is not sent whole: the short-text rule is bounded.
+    long_lower = "the build ran and the tests passed again today. " * (SHORT_PROSE_CHARS // 40)
+    assert len(long_lower) > SHORT_PROSE_CHARS and ner_regions(long_lower) == []
+
+
+@pytest.mark.slow
+def test_lower_case_prose_reaches_ner() -> None:
+    detector = Detector(entities=["PERSON", "LOCATION"])
+    text = "last week i had lunch with barack obama in chicago, it was great."
+    found = [f for f in detector.detect(text) if f.recognizer == "SpacyRecognizer"]
+    assert found, "NER produced nothing for a short lower-case sentence"
+
+
 @pytest.mark.slow
 def test_names_in_json_found_and_logs_not_sent_to_ner(tmp_path: Path) -> None:
     detector = Detector()
@@ -196,7 +227,7 @@ def test_scanner_returns_identical_findings_for_identical_content(tmp_path: Path
     from daemon.fingerprint import Fingerprinter
     from daemon.scan.pipeline import Scanner
 
-    scanner = Scanner(detector=Detector(use_ner=False),  # type: ignore[arg-type]
+    scanner = Scanner(detector=Detector(use_ner=False),
                       fingerprinter=Fingerprinter(os.urandom(32)))
     body = "Contact jane.roe@example.org or call +41 71 526 99 04.\n"
     a, b, c = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"
@@ -210,4 +241,4 @@ def test_scanner_returns_identical_findings_for_identical_content(tmp_path: Path
     fresh = Scanner(detector=scanner.detector, fingerprinter=scanner.fingerprinter, cache=None)
     assert fresh.scan(str(b)).findings == ob.findings
     assert dataclasses.replace(ob, path=oa.path, inode=oa.inode, scan_seconds=oa.scan_seconds,
-                               mtime_ns=oa.mtime_ns) == oa
+                               mtime_ns=oa.mtime_ns, cpu_seconds=oa.cpu_seconds) == oa
