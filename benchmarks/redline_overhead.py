@@ -78,6 +78,22 @@ def median_of(reps: int, fn: Callable[[], float]) -> float:
     return statistics.median(fn() for _ in range(reps))
 
 
+def paired(reps: int, base: Callable[[], float], other: Callable[[], float]
+           ) -> tuple[float, float]:
+    """Medians of ``base`` and ``other`` run alternately (ABAB...), so drift in
+    the machine's load or the disk's state hits both sides alike."""
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(reps):
+        first, second = (base, other) if i % 2 == 0 else (other, base)
+        x, y = first(), second()
+        if i % 2:
+            x, y = y, x
+        a.append(x)
+        b.append(y)
+    return statistics.median(a), statistics.median(b)
+
+
 def wall(fn: Callable[[], int]) -> float:
     t = time.perf_counter()
     rc = fn()
@@ -143,12 +159,16 @@ def bench_run(reps: int, work: Path) -> list[tuple[str, float]]:
         full = [*run, *argv] if sandboxed else argv
         return float(subprocess.run(full, capture_output=True, check=True, timeout=600).stdout)
 
-    return [("file ops x4000, plain", median_of(reps, lambda: ops(False))),
-            ("file ops x4000, under scratchwarden run", median_of(reps, lambda: ops(True))),
-            ("cp -r 4000 files, plain", median_of(reps, lambda: cp(False))),
-            ("cp -r 4000 files, scratchwarden run", median_of(reps, lambda: cp(True))),
-            ("true, plain", median_of(reps, lambda: cmd(["true"], False))),
-            ("true, scratchwarden run", median_of(reps, lambda: cmd(["true"], True)))]
+    ops_plain, ops_run = paired(reps, lambda: ops(False), lambda: ops(True))
+    cp_plain, cp_run = paired(reps, lambda: cp(False), lambda: cp(True))
+    true_plain, true_run = paired(reps, lambda: cmd(["true"], False),
+                                  lambda: cmd(["true"], True))
+    return [("file ops x4000, plain", ops_plain),
+            ("file ops x4000, under scratchwarden run", ops_run),
+            ("cp -r 4000 files, plain", cp_plain),
+            ("cp -r 4000 files, scratchwarden run", cp_run),
+            ("true, plain", true_plain),
+            ("true, scratchwarden run", true_run)]
 
 
 def show(title: str, rows: list[tuple[str, float]], base: str) -> None:

@@ -81,13 +81,31 @@ def test_restricted_file_is_encrypted_after_idle_and_decrypts_identically(
         assert clean.read_text() == "nothing to see\n"  # other rule: untouched
         assert SSN_TEXT.encode() not in enc.read_bytes()
         assert d.stop() == 0
+    state = tmp_path / "state"
+    inv = ["--inventory", f"sqlite:///{state / 'inventory.db'}", "--node", NODE]
+
+    def sw(*args: str) -> subprocess.CompletedProcess[str]:
+        p = subprocess.run([sys.executable, "-m", "daemon", "--state-dir", str(state), *args],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        return p
+
+    # rotation rewraps the header only; the old KEK can then be retired
+    from daemon.crypto.format import BODY_OFFSET, HEADER_SIZE
+
+    old_kek = a.kek_id
+    before = enc.read_bytes()
+    sw("keys", "rotate", "--root", str(base), *inv)
+    after = enc.read_bytes()
+    assert len(after) > BODY_OFFSET and after[BODY_OFFSET:] == before[BODY_OFFSET:]
+    assert after[:HEADER_SIZE] == before[:HEADER_SIZE] and after != before  # a slot rewrapped
+    sw("keys", "retire", old_kek, "--root", str(base), *inv)
+    from daemon.crypto import load_keyring
+
+    ring = load_keyring(state / "keys")
+    assert old_kek not in ring.keys and ring.active_id != old_kek
     out = tmp_path / "restored.txt"
-    p = subprocess.run([sys.executable, "-m", "daemon", "--state-dir", str(tmp_path / "state"),
-                        "decrypt", str(enc), "--out", str(out),
-                        "--inventory", f"sqlite:///{tmp_path / 'state' / 'inventory.db'}",
-                        "--node", NODE],
-                       capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
+    sw("decrypt", str(enc), "--out", str(out), *inv)
     assert out.read_text() == SSN_TEXT
 
 
