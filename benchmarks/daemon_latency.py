@@ -211,10 +211,25 @@ def main() -> None:
     ap.add_argument("--dup", type=float, default=0.3, help="share of duplicate contents")
     ap.add_argument("--patterns-only", action="store_true")
     ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--idle", type=float, default=30, help="seconds of idle CPU measurement")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="sw-latency-") as tmp_s:
         tmp = Path(tmp_s)
+        if args.idle:
+            root = tmp / "idle"
+            root.mkdir()
+            (root / "s1").mkdir()
+            (tmp / "didle").mkdir()
+            d = Daemon(tmp / "didle", root, args.workers, args.patterns_only)
+            time.sleep(3)  # let the start-up reconcile finish
+            cpu0 = d.cpu_seconds()
+            time.sleep(args.idle)
+            d.sample()
+            idle_cpu = d.cpu_seconds() - cpu0
+            rows.append((f"idle {args.idle:.0f}s ({100 * idle_cpu / args.idle:.2f}% of a core)",
+                         0, 0, float("nan"), float("nan"), d.peak_rss, idle_cpu))
+            d.stop()
         for rate in [float(r) for r in args.rates.split(",") if r]:
             root = tmp / f"rate{int(rate)}"
             root.mkdir()
