@@ -33,8 +33,8 @@ class ScratchwardenError(Exception):
     exit_code = 2
 
 
-class PolicyError(ScratchwardenError):
-    """A policy file is invalid. Carries the file and line of the problem."""
+class _Located(ScratchwardenError):
+    """An error in a file a person wrote: the message starts with file:line."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
         self.file = file
@@ -42,6 +42,10 @@ class PolicyError(ScratchwardenError):
         self.reason = message
         where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
         super().__init__(f"{where}{message}")
+
+
+class PolicyError(_Located):
+    """A policy file is invalid. Carries the file and line of the problem."""
 
 
 class PolicyErrors(PolicyError):
@@ -65,15 +69,8 @@ class OperatorError(ScratchwardenError):
     """The node is set up wrong; an operator must act."""
 
 
-class ConfigError(OperatorError):
+class ConfigError(_Located, OperatorError):
     """The node configuration file is invalid."""
-
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
-        self.file = file
-        self.line = line
-        self.reason = message
-        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
-        super().__init__(f"{where}{message}")
 
 
 class InventoryError(OperatorError):
