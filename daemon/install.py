@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from daemon.roots import RootPattern
+from daemon.roots import WatchRoot
 from daemon.safefs import atomic_write
 from policies.errors import ConfigError, OperatorError
 
@@ -162,7 +162,7 @@ def _root_bases(roots: Sequence[str]) -> list[str]:
     bases: list[str] = []
     for r in roots:
         _check_path(r, what="root")
-        base = str(PurePosixPath(os.path.normpath(RootPattern(r).base)))
+        base = str(PurePosixPath(os.path.normpath(WatchRoot(r).base)))
         if base in _SYSTEM_DIRS or ".." in PurePosixPath(r).parts:
             raise ConfigError(f"expected a root below a dedicated directory such as "
                               f"/srv/agents, found {r!r} (would make {base} writable)")

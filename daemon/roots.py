@@ -66,10 +66,6 @@ class WatchRoot:
         return RootMatch(self, root_dir, labels)
 
 
-# kept for callers that think in patterns
-RootPattern = WatchRoot
-
-
 def match_any(roots: list[WatchRoot], path: str) -> RootMatch | None:
     """The deepest matching root (declaration order breaks ties)."""
     best: RootMatch | None = None

@@ -11,7 +11,7 @@ import pytest
 
 from daemon.config import NodeConfig, load_config
 from daemon.fingerprint import Fingerprinter, load_or_create_key, normalise
-from daemon.roots import RootPattern, match_any
+from daemon.roots import WatchRoot, match_any
 from daemon.scan.walk import walk
 from daemon.workqueue import WorkQueue
 from policies.errors import ConfigError, KeyMaterialError
@@ -66,14 +66,14 @@ def test_queue_discard() -> None:
     ("/srv/agents/acme/sessions/../../etc/passwd", None),
 ])
 def test_root_pattern_matches_and_labels(path: str, labels: dict[str, str] | None) -> None:
-    p = RootPattern("/srv/agents/{tenant}/sessions/{session}")
+    p = WatchRoot("/srv/agents/{tenant}/sessions/{session}")
     assert p.base == "/srv/agents"
     m = p.match(path)
     assert (m.labels if m else None) == labels
 
 
 def test_match_any_first_pattern_wins() -> None:
-    pats = [RootPattern("/w/{session}"), RootPattern("/w/fixed")]
+    pats = [WatchRoot("/w/{session}"), WatchRoot("/w/fixed")]
     m = match_any(pats, "/w/fixed/a")
     assert m is not None and m.labels == {"session": "fixed"}
 
