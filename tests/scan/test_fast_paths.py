@@ -242,3 +242,16 @@ def test_scanner_returns_identical_findings_for_identical_content(tmp_path: Path
     assert fresh.scan(str(b)).findings == ob.findings
     assert dataclasses.replace(ob, path=oa.path, inode=oa.inode, scan_seconds=oa.scan_seconds,
                                mtime_ns=oa.mtime_ns, cpu_seconds=oa.cpu_seconds) == oa
+
+
+@pytest.mark.parametrize(("text", "windows"), [
+    ("2026-11-21T10:00:01Z INFO step=3 tool=search status=ok ms=12", 0),
+    ("2026-11-21 10:00:01 worker started", 0),
+    ("1999-12-31 call 212-555-0142 now", 1),     # a real number after the date
+    ("2026-11-21 212 555 0142", 1),              # ... even in the same digit run
+    ("order 2026-13-45 is not a date: 20261345", 1),
+])
+def test_iso_dates_are_not_phone_candidates(text: str, windows: int) -> None:
+    from daemon.scan.recognizers.pii import phone_candidate_windows
+
+    assert len(phone_candidate_windows(text)) == windows

@@ -442,14 +442,27 @@ PHONE_WINDOW_MARGIN = 32
 a trailing extension ("x 123", "ext. 45") that phonenumbers attaches."""
 
 
+_ISO_DATE = re.compile(r"(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?!\d)")
+"""An ISO 8601 date opening a digit run (``2026-11-21``, ``2026-11-21 10``):
+every log line starts with one, and no region's numbers are written year-month-
+day. Its digits do not count toward a phone candidate."""
+
+
+def _phone_digits(run: str) -> int:
+    date = _ISO_DATE.match(run)
+    if date is not None:
+        run = run[date.end():]
+    return sum(c.isdigit() for c in run)
+
+
 def phone_candidate_windows(text: str, min_digits: int = PHONE_MIN_DIGITS,
                             margin: int = PHONE_WINDOW_MARGIN) -> list[tuple[int, int]]:
     """Merged ``(start, end)`` windows around every digit run of ``min_digits``+
-    digits: the only places a phone number can be."""
+    digits (an opening ISO date not counted): the only places a phone number
+    can be."""
     windows: list[tuple[int, int]] = []
     for m in _PHONE_CLUSTER.finditer(text):
-        run = m.group()
-        if sum(c.isdigit() for c in run) < min_digits:
+        if _phone_digits(m.group()) < min_digits:
             continue
         start, end = max(0, m.start() - margin), min(len(text), m.end() + margin)
         if windows and start <= windows[-1][1]:
