@@ -107,6 +107,7 @@ class Daemon(EventSink):
         self._last_reconcile: str | None = None
         self._reconciling = threading.Lock()
         self.metrics_endpoint: str | None = None
+        self._new_dirs: queue.Queue[str] = queue.Queue(maxsize=10_000)
 
     # ---------------------------------------------------------------- setup
     def _max_inflight(self) -> int:
@@ -213,6 +214,7 @@ class Daemon(EventSink):
             self._start_observer()
             self._spawn("sw-dispatch", self._dispatch_loop)
             self._spawn("sw-record", self._record_loop)
+            self._spawn("sw-newdir", self._new_dir_loop)
             self._start_scheduler()
             self._request_reconcile("start")
             self._notify("READY=1", f"STATUS={self._status_line()}")
@@ -289,8 +291,10 @@ class Daemon(EventSink):
         # Files created before inotify added the new directory's watch are
         # invisible to events: walk it (bounded: only this subtree).
         if any(path.startswith(b) for b in self._bases()):
-            threading.Thread(target=self._walk_new_dir, args=(path,), daemon=True,
-                             name="sw-newdir").start()
+            try:
+                self._new_dirs.put_nowait(path)
+            except queue.Full:
+                self._on_overflow("new-dirs-full")
 
     def dir_deleted(self, path: str) -> None:
         self._post(("dir-deleted", path))
@@ -299,10 +303,19 @@ class Daemon(EventSink):
         log.error("watch handler error", extra={"error_type": type(error).__name__})
         self._on_overflow("handler-error")
 
-    def _walk_new_dir(self, path: str) -> None:
-        now = time.monotonic()
-        for entry in walk(path):
-            self.file_changed(entry.path, closed=True, event_time=now)
+    def _new_dir_loop(self) -> None:
+        """One thread walks new directories in turn (a burst of new directories
+        costs a queue, not a thread each)."""
+        while not self.stop_event.is_set():
+            try:
+                path = self._new_dirs.get(timeout=TICK)
+            except queue.Empty:
+                continue
+            now = time.monotonic()
+            for entry in walk(path):
+                if self.stop_event.is_set():
+                    return
+                self.file_changed(entry.path, closed=True, event_time=now)
 
     def _on_overflow(self, reason: str) -> None:
         self.counters.overflows += 1
