@@ -195,8 +195,10 @@ def test_retention_waits_for_open_files_and_never_follows_links(tmp_path: Path) 
             holder.kill()
             holder.wait(timeout=10)
         d.wait(lambda: not held.exists(), timeout=120, desc="deleted once closed")
-        a = d.asset(held)
-        assert a is not None and a.status == "deleted" and a.deleted_reason
+        # the unlink is journaled first and recorded right after it: wait for the row
+        a = d.wait(lambda: (x := d.asset(held)) and x.status == "deleted" and x,
+                   timeout=60, desc="deletion recorded")
+        assert a.deleted_reason
         time.sleep(2)
     assert canary.read_text() == "keep me\n"
     assert canary.stat().st_nlink >= 1
