@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -131,6 +132,9 @@ def test_broken_decide_fails_closed(
     g = start_guard([fa.Protection("creds", (str(canary),))], broken)
     assert eperm(as_nobody("cat", str(canary)))
     assert g.stats.errors == 1 and g.stats.denied == 1
+    deadline = time.monotonic() + 10  # recorded just after the answer is written
+    while not g.recent_denials() and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert [d.uid for d in g.recent_denials()] == [65534]
 
 
