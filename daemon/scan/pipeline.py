@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,20 +45,12 @@ class DetectorLike(Protocol):
     def detect(self, text: str, context: Sequence[str] = ...) -> Sequence[RawFindingLike]: ...
 
 
-_NON_REGULAR = (
-    (stat.S_ISLNK, "symlink"),
-    (stat.S_ISFIFO, "fifo"),
-    (stat.S_ISSOCK, "socket"),
-    (stat.S_ISCHR, "device"),
-    (stat.S_ISBLK, "device"),
-)
-
-
 def non_regular_reason(mode: int) -> str | None:
-    for test, reason in _NON_REGULAR:
-        if test(mode):
-            return reason
-    return None if stat.S_ISREG(mode) else "not-a-regular-file"
+    """Why this file is recorded as skipped, never read (None: a regular file).
+    One vocabulary with extraction, which checks again after opening."""
+    from daemon.scan.extract import special_kind
+
+    return special_kind(mode)
 
 
 def sha256_file(path: str) -> str:

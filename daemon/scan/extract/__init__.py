@@ -37,7 +37,7 @@ from daemon.scan.extract.source import Budget, Ctx, Input
 from daemon.scan.segments import Extraction, Limits, Segment
 from policies.errors import Skipped, UnsafePath, Unscannable
 
-__all__ = ["extract_bytes", "extract_file"]
+__all__ = ["extract_bytes", "extract_file", "special_kind"]
 
 _KINDS = (
     (stat.S_ISLNK, "symlink"),
@@ -77,12 +77,20 @@ def extract_bytes(data: bytes, name: str = "", limits: Limits = Limits()) -> Ext
     return Extraction(mime=mime, segments=segments, budget=ctx.budget)
 
 
-def _require_regular(mode: int) -> None:
+def special_kind(mode: int) -> str | None:
+    """Why a file of this mode is never opened for reading (``symlink``,
+    ``fifo``, ``socket``, ``device``, ``directory``, ``not-a-regular-file``),
+    or None for a regular file."""
     for test, reason in _KINDS:
         if test(mode):
-            raise Skipped(reason, "not a regular file; not opened for reading")
-    if not stat.S_ISREG(mode):
-        raise Skipped("special", "not a regular file; not opened for reading")
+            return reason
+    return None if stat.S_ISREG(mode) else "not-a-regular-file"
+
+
+def _require_regular(mode: int) -> None:
+    reason = special_kind(mode)
+    if reason is not None:
+        raise Skipped(reason, "not a regular file; not opened for reading")
 
 
 def _open(path: str | os.PathLike[str]) -> int:
