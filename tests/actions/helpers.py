@@ -83,6 +83,14 @@ class Env:
         os.utime(p, ns=(ns, ns))
         return p
 
+    def settle(self, mtime: datetime) -> None:
+        """Give the session directory and every directory under it ``mtime``:
+        creating files stamped them with the real clock, which would make a
+        session look active at the test's fixed T0 (idle session ends read it)."""
+        ns = int(mtime.timestamp() * 1e9)
+        for dirpath, _dirs, _files in os.walk(self.session, topdown=False):
+            os.utime(dirpath, ns=(ns, ns))
+
     def record(self, path: Path, *entities: str, now: datetime = T0,
                score: float = 0.85) -> int:
         return record(self.store, path, *entities, now=now, score=score)

@@ -18,6 +18,7 @@ def seed(env: Env) -> None:
     for rel, ents in (("a.csv", ("US_SSN",)), ("k.pem", ("PRIVATE_KEY",)),
                       ("junk/x.bin", ()), ("mail.txt", ("EMAIL_ADDRESS",))):
         env.record(env.file(rel, mtime=T0 - timedelta(hours=3)), *ents)
+    env.settle(T0 - timedelta(hours=3))
 
 
 @pytest.mark.parametrize("how", ["policy", "node"])
