@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import re2
-from presidio_analyzer import EntityRecognizer, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 
+from daemon.scan.windows import Runner, windowed
 from policies.errors import ConfigError
 
 _D = r"\p{Nd}"
@@ -41,7 +42,9 @@ _W = r"[\p{L}\p{N}_]"
 # IGNORECASE, so letter classes here are case-insensitive where theirs are).
 SHAPES: dict[str, str] = {
     # --- Presidio's predefined recognizers (patterns printed in the ADR)
-    "IpRecognizer": rf"{_D}\.{_D}{{1,3}}\.{_D}{{1,3}}\.{_D}|:[0-9A-Fa-f]{{0,4}}:",
+    # IPv4 needs d.ddd.ddd.d; every IPv6 alternative holds "::" or 6-7 "hex:" groups.
+    "IpRecognizer": rf"{_D}\.{_D}{{1,3}}\.{_D}{{1,3}}\.{_D}|::"
+                    r"|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",
     "UsSsnRecognizer": rf"{_D}{{3}}[- .]?{_D}{{2}}[- .]?{_D}{{4}}",
     "UsBankRecognizer": rf"{_D}{{8}}",
     "UuidRecognizer": r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-",
@@ -63,7 +66,7 @@ SHAPES: dict[str, str] = {
     "CandidatePhoneRecognizer": rf"{_D}",
     # --- ours (daemon/scan/recognizers/pii.py)
     "InternationalPhoneRecognizer": rf"{_D}{{2}}",
-    "CardNumberContextRecognizer": rf"{_D}{{4}}",
+    "CardNumberContextRecognizer": rf"{_D}{{4}}[ \-]?{_D}{{4}}",
     "UsDriverLicenseContextRecognizer": r"(?i)driv",
     "StreetAddressRecognizer": _D,
     "TitledPersonRecognizer": r"\p{Lu}",
@@ -130,6 +133,8 @@ class Prefilter:
         self._empty = not ids
         if not self._empty:
             self._set.Compile()
+        self._runners: list[Runner] = [
+            windowed(r, SHAPES.get(type(r).__name__)) or _WholeText(r) for r in self.recognizers]
 
     def _add(self, ids: dict[str, int], pattern: str) -> int:
         if pattern not in ids:
@@ -153,6 +158,15 @@ class Prefilter:
         return [r for r, need in zip(self.recognizers, self._needs, strict=True)
                 if self._satisfied(need, found, lowered)]
 
+    def select_runners(self, text: str, context: Sequence[str] = ()) -> list[Runner]:
+        """Like :meth:`select`, but each recognizer wrapped to run only on the
+        windows around its trigger hits when that is provably exact
+        (``windows.py``), else on the whole text."""
+        found = self.present(text)
+        lowered = [c.lower() for c in context]
+        return [run for run, need in zip(self._runners, self._needs, strict=True)
+                if self._satisfied(need, found, lowered)]
+
     @staticmethod
     def _satisfied(need: _Need, found: frozenset[int], context: list[str]) -> bool:
         if need.shape is not None and need.shape not in found:
@@ -161,3 +175,13 @@ class Prefilter:
             return True
         return bool(need.context_ids & found) or any(
             w in c for w in need.context_words for c in context)
+
+
+class _WholeText:
+    """A recognizer run on the whole text (no provable windows)."""
+
+    def __init__(self, recognizer: EntityRecognizer) -> None:
+        self.recognizer = recognizer
+
+    def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]:
+        return list(self.recognizer.analyze(text, entities, None) or ())  # type: ignore[arg-type]
