@@ -36,6 +36,10 @@ PLANTS = [
 ]
 _CHARS = list("abcdefXYZ ,.:;-/\n\t0123456789()@_'\"=%\x00")
 _FILLER = st.text(alphabet=st.sampled_from(_CHARS), max_size=80)
+# Non-ASCII text takes the other hit-listing path (str, not ASCII bytes): Arabic-Indic
+# digits are Unicode decimal digits, as the recognizers' \d reads them.
+_FILLER_ANY = st.one_of(_FILLER, st.text(alphabet=st.sampled_from([*_CHARS, "é", "\u0663",
+                                                                    "\u00a0"]), max_size=80))
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +65,8 @@ def _entities(w: WindowedRecognizer) -> list[str]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(parts=st.lists(st.tuples(_FILLER, st.sampled_from(PLANTS)), min_size=1, max_size=8),
-       tail=_FILLER)
+@given(parts=st.lists(st.tuples(_FILLER_ANY, st.sampled_from(PLANTS)), min_size=1, max_size=8),
+       tail=_FILLER_ANY)
 def test_windows_give_exactly_the_whole_text_results(runners: list[WindowedRecognizer],
                                                      parts: list[tuple[str, str]],
                                                      tail: str) -> None:
@@ -88,6 +92,16 @@ def test_windows_on_a_long_log_like_text(runners: list[WindowedRecognizer]) -> N
         assert _key(w.analyze(text, _entities(w))) == _key(whole)
         found += len(whole)
     assert found >= 5
+
+
+def test_hits_are_the_same_on_ascii_and_unicode_paths() -> None:
+    from daemon.scan.windows import HitFinder
+
+    finder = HitFinder(SHAPES["CreditCardRecognizer"])
+    ascii_text = "x 4111 1111 1111 1111 y 1234567"
+    assert list(finder.spans(ascii_text)) == [(2, 10), (12, 20), (24, 31)]
+    unicode_text = "é 4111 1111 1111 1111 y \u0663\u0663\u0663\u06634567"
+    assert list(finder.spans(unicode_text)) == [(2, 10), (12, 20), (24, 31)]
 
 
 def test_reach_is_computed_from_the_patterns() -> None:
