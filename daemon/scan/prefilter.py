@@ -24,6 +24,7 @@ test_fast_prefilter.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,14 +52,16 @@ SHAPES: dict[str, str] = {
     "DateRecognizer": rf"{_D}[/.\-]{_D}|{_D}-[A-Za-z]{{3}}|(?i:jan|feb|mar|apr|may|jun|jul|aug|"
                       rf"sep|oct|nov|dec)-{_D}",
     "MedicalLicenseRecognizer": rf"[A-Za-z]{_D}{{7}}",
-    "CreditCardRecognizer": rf"{_D}{{4}}[- ]?{_D}{{3}}",
+    # groups of 4, 3-4, 3-4 and 3-5 digits, each but the first after an optional separator
+    "CreditCardRecognizer": rf"{_D}{{4}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3}}",
     "UrlRecognizer": r"(?i)[a-z0-9.\-]\.[a-z]{2}",
     "UsItinRecognizer": rf"9{_D}{{2}}[- ]?{_D}{{2}}[- ]?{_D}{{4}}",
     "UsPassportRecognizer": rf"{_D}{{8}}",
     "CryptoRecognizer": r"(?i)[13][a-z0-9]{25}",
     "EmailRecognizer": r"@",
     "NhsRecognizer": rf"{_D}{{3}}[- ]?{_D}{{3}}[- ]?{_D}{{4}}",
-    "IbanRecognizer": rf"(?i)[a-z]{{2}}{_D}{{2}}[ \-]?[a-z0-9]{{4}}",
+    # Presidio's IBAN pattern is case-sensitive (flags M|S): see CASE_SENSITIVE
+    "IbanRecognizer": rf"[A-Z]{{2}}{_D}{{2}}[ \-]?[A-Z0-9]{{4}}[ \-]?[A-Z0-9]{{4}}",
     "UsLicenseRecognizer": rf"(?i)[a-z]{_D}|{_D}{{6}}",
     "MacAddressRecognizer": r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}[:\-]"
                             r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
@@ -84,6 +87,21 @@ SHAPES: dict[str, str] = {
     "PasswordAssignmentRecognizer": r"(?i)pass|(?i)pwd|://",
     "ApiKeyAssignmentRecognizer": r"(?i)key|(?i)secret|(?i)token|(?i)authorization",
 }
+
+
+# Shapes derived from case-sensitive patterns: a recognizer of such a class built
+# with IGNORECASE gets the shape case-insensitively, so it stays necessary.
+CASE_SENSITIVE = frozenset({"IbanRecognizer"})
+
+
+def shape_of(recognizer: EntityRecognizer) -> str | None:
+    """The shape trigger of ``recognizer`` (``None``: it has none and always runs)."""
+    name = type(recognizer).__name__
+    shape = SHAPES.get(name)
+    if shape is None or name not in CASE_SENSITIVE:
+        return shape
+    flags = int(getattr(recognizer, "global_regex_flags", 0) or 0)
+    return f"(?i){shape}" if flags & re.IGNORECASE else shape
 
 
 def context_gated(recognizer: EntityRecognizer, threshold: float) -> bool:
@@ -122,7 +140,7 @@ class Prefilter:
         ids: dict[str, int] = {}
         self._needs: list[_Need] = []
         for r in self.recognizers:
-            shape = SHAPES.get(type(r).__name__)
+            shape = shape_of(r)
             shape_id = self._add(ids, shape) if shape else None
             words: tuple[str, ...] | None = None
             context_ids: set[int] = set()
@@ -134,7 +152,7 @@ class Prefilter:
         if not self._empty:
             self._set.Compile()
         self._runners: list[Runner] = [
-            windowed(r, SHAPES.get(type(r).__name__)) or _WholeText(r) for r in self.recognizers]
+            windowed(r, shape_of(r)) or _WholeText(r) for r in self.recognizers]
 
     def _add(self, ids: dict[str, int], pattern: str) -> int:
         if pattern not in ids:

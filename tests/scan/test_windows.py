@@ -13,7 +13,7 @@ from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, IpRecognizer
 
 from daemon.scan.detect import Detector
-from daemon.scan.prefilter import SHAPES
+from daemon.scan.prefilter import SHAPES, shape_of
 from daemon.scan.windows import (
     Reach,
     WindowedRecognizer,
@@ -32,7 +32,9 @@ PLANTS = [
     "2024-01-31", "12/03/2019", "https://www.example.com/x?q=1", "A12345678", "912-70-1234",
     "123e4567-e89b-12d3-a456-426614174000", "3FZbgi29cpjq2GjdwV8eyHuJJnkLtktZc5",
     "card 5019717010103742", "bank account 12345678", "401 123 4567", "12:34:56",
-    "22:13:20.123Z", "x@@y", "1.2.3.4.5", "::", "D1234567",
+    "22:13:20.123Z", "x@@y", "1.2.3.4.5", "::", "D1234567", "3782 822463 10005",
+    "4111 111 111 1111", "6011-0009-9013-9424", "gb82west12345698765432", "GB-82WEST1234",
+    "DE89 3704 0044 0532 0130 00", "2001:db8::8a2e:370:7334", "1:2:3:4:5:6:7:8",
 ]
 _CHARS = list("abcdefXYZ ,.:;-/\n\t0123456789()@_'\"=%\x00")
 _FILLER = st.text(alphabet=st.sampled_from(_CHARS), max_size=80)
@@ -49,9 +51,9 @@ def runners() -> list[WindowedRecognizer]:
     detector = Detector(use_ner=False)
     out = []
     for r in detector._patterns:
-        w = windowed(r, SHAPES.get(type(r).__name__))
+        w = windowed(r, shape_of(r))
         if w is not None:
-            out.append(WindowedRecognizer(r, SHAPES[type(r).__name__], w.reach, max_cover=1.0))
+            out.append(WindowedRecognizer(r, str(shape_of(r)), w.reach, max_cover=1.0))
     assert len(out) >= 10, "expected most of Presidio's recognizers to be windowable"
     return out
 
@@ -97,11 +99,10 @@ def test_windows_on_a_long_log_like_text(runners: list[WindowedRecognizer]) -> N
 def test_hits_are_the_same_on_ascii_and_unicode_paths() -> None:
     from daemon.scan.windows import HitFinder
 
-    finder = HitFinder(SHAPES["CreditCardRecognizer"])
-    ascii_text = "x 4111 1111 1111 1111 y 1234567"
-    assert list(finder.spans(ascii_text)) == [(2, 10), (12, 20), (24, 31)]
-    unicode_text = "é 4111 1111 1111 1111 y \u0663\u0663\u0663\u06634567"
-    assert list(finder.spans(unicode_text)) == [(2, 10), (12, 20), (24, 31)]
+    finder = HitFinder(SHAPES["UsSsnRecognizer"])
+    assert list(finder.spans("x 536-22-1490 y 123456789")) == [(2, 13), (16, 25)]
+    assert list(finder.spans("\u00e9 536-22-1490 y \u0663\u0663\u0663456789")) == \
+        [(2, 13), (16, 25)]
 
 
 def test_reach_is_computed_from_the_patterns() -> None:
@@ -167,3 +168,14 @@ def test_detector_fast_path_equals_straightforward_path() -> None:
     for runner in fast:
         whole = runner.recognizer.analyze(text, detector.entities, None)  # type: ignore[arg-type]
         assert _key(runner.analyze(text, detector.entities)) == _key(whole)
+
+
+def test_case_sensitive_shape_follows_the_recognizer_flags() -> None:
+    import re
+
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+    assert not str(shape_of(IbanRecognizer())).startswith("(?i)")
+    folded = IbanRecognizer()
+    folded.global_regex_flags = re.IGNORECASE | re.MULTILINE | re.DOTALL
+    assert str(shape_of(folded)).startswith("(?i)")
