@@ -49,6 +49,7 @@ from presidio_analyzer.predefined_recognizers import IbanRecognizer
 
 MAX_BOUNDED_WIDTH = 1024
 """A pattern wider than this is treated as unbounded (needs whitespace-free tokens)."""
+MAX_UNBOUNDED = 1 << 62
 MIN_PAD = 8
 MAX_COVER = 0.5
 """Windows covering more than this share of the chunk: run on the whole chunk."""
@@ -62,11 +63,17 @@ _ANALYZE_IS_LOCAL = (PatternRecognizer.analyze, IbanRecognizer.analyze)
 
 @dataclass(frozen=True, slots=True)
 class Reach:
-    """How far a match can lie from its trigger hit, and the lookaround pad."""
+    """How far a match can lie from its trigger hit, and the lookaround pad.
 
-    width: int            # max width of the bounded patterns (0: none)
-    token: bool           # some pattern is unbounded but whitespace-free
+    A match of a pattern that may hold whitespace lies within ``width`` of
+    the hit. A match of a whitespace-free pattern (``token``) lies in the
+    whitespace-free run(s) the hit touches, and within ``token_width`` of the
+    hit (``None``: unbounded)."""
+
+    width: int                    # max width of the patterns that may hold whitespace
+    token: bool                   # some pattern is whitespace-free
     pad: int
+    token_width: int | None = None
 
 
 class _Unwindowable(Exception):
@@ -88,21 +95,23 @@ def reach_of(recognizer: EntityRecognizer) -> Reach | None:
         return None
     if any(_regex_only_syntax(p.regex) for p in patterns):
         return None
-    width, token, pad = 0, False, MIN_PAD
+    width, token_width, token, pad = 0, 0, False, MIN_PAD
     try:
         for p in patterns:
             parsed = re_parser.parse(p.regex, flags)
             pad = max(pad, _lookaround_reach(parsed.data) + 1)
             hi = parsed.getwidth()[1]
-            if hi <= MAX_BOUNDED_WIDTH:
-                width = max(width, hi)
-            elif _whitespace_free(parsed.data, parsed.state, flags):
+            bounded = hi <= MAX_BOUNDED_WIDTH
+            if _whitespace_free(parsed.data, parsed.state, flags):
                 token = True
+                token_width = max(token_width, hi) if bounded else MAX_UNBOUNDED
+            elif bounded:
+                width = max(width, hi)
             else:
                 return None
     except (re.error, _Unwindowable, RecursionError, TypeError, ValueError):
         return None
-    return Reach(width, token, pad)
+    return Reach(width, token, pad, None if token_width >= MAX_UNBOUNDED else token_width)
 
 
 def _regex_only_syntax(pattern: str) -> bool:
@@ -178,26 +187,28 @@ class Runner(Protocol):
     def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]: ...
 
 
-def _token_start(text: str, pos: int) -> int:
-    """Index after the last ASCII whitespace before ``pos`` (0 if none): looks
-    back in growing steps, so a far-away or missing kind costs no full scan."""
-    step = 64
+def _token_start(text: str, pos: int, floor: int) -> int:
+    """Index after the last ASCII whitespace before ``pos``, or ``floor`` if
+    there is none after it (0 at most): looks back in growing steps, so a
+    far-away or missing kind of whitespace costs no full scan."""
+    floor, step = max(0, floor), 64
     while True:
-        lo = max(0, pos - step)
+        lo = max(floor, pos - step)
         found = max(text.rfind(c, lo, pos) for c in ASCII_WHITESPACE)
-        if found >= 0 or lo == 0:
-            return found + 1
+        if found >= 0 or lo == floor:
+            return found + 1 if found >= 0 else floor
         step *= 8
 
 
-def _token_end(text: str, pos: int) -> int:
-    """Index of the first ASCII whitespace at or after ``pos`` (``len(text)`` if none)."""
-    n, step = len(text), 64
+def _token_end(text: str, pos: int, ceiling: int) -> int:
+    """Index of the first ASCII whitespace at or after ``pos``, or ``ceiling``
+    if there is none before it (``len(text)`` at most)."""
+    ceiling, step = min(len(text), ceiling), 64
     while True:
-        hi = min(n, pos + step)
+        hi = min(ceiling, pos + step)
         found = [i for i in (text.find(c, pos, hi) for c in ASCII_WHITESPACE) if i >= 0]
-        if found or hi >= n:
-            return min(found) if found else n
+        if found or hi == ceiling:
+            return min(found) if found else ceiling
         step *= 8
 
 
@@ -208,11 +219,13 @@ def windows(text: str, hits: Iterable[tuple[int, int]], reach: Reach,
     start); ``None`` as soon as they cover more than ``limit`` characters."""
     out: list[tuple[int, int]] = []
     n, width, pad, token = len(text), reach.width, reach.pad, reach.token
+    token_width = n if reach.token_width is None else reach.token_width
     closed = 0  # characters covered by the windows before the last one
     for s, e in hits:
         lo, hi = s - width, e + width
         if token:
-            lo, hi = min(lo, _token_start(text, s)), max(hi, _token_end(text, e))
+            lo = min(lo, max(s - token_width, _token_start(text, s, s - token_width)))
+            hi = max(hi, min(e + token_width, _token_end(text, e, e + token_width)))
         lo, hi = max(0, lo - pad), min(n, hi + pad)
         if out and lo <= out[-1][1]:
             last = out[-1]

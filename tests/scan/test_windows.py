@@ -39,9 +39,12 @@ PLANTS = [
 _CHARS = list("abcdefXYZ ,.:;-/\n\t0123456789()@_'\"=%\x00")
 _FILLER = st.text(alphabet=st.sampled_from(_CHARS), max_size=80)
 # Non-ASCII text takes the other hit-listing path (str, not ASCII bytes): Arabic-Indic
-# digits are Unicode decimal digits, as the recognizers' \d reads them.
-_FILLER_ANY = st.one_of(_FILLER, st.text(alphabet=st.sampled_from([*_CHARS, "é", "\u0663",
-                                                                    "\u00a0"]), max_size=80))
+# digits are Unicode decimal digits, as the recognizers' \d reads them. Whitespace-free
+# fillers make long tokens, where a token core must be cut by the token width.
+_FILLER_ANY = st.one_of(
+    _FILLER,
+    st.text(alphabet=st.sampled_from([c for c in _CHARS if not c.isspace()]), max_size=80),
+    st.text(alphabet=st.sampled_from([*_CHARS, "\u00e9", "\u0663", "\u00a0"]), max_size=80))
 
 
 @pytest.fixture(scope="module")
@@ -107,12 +110,21 @@ def test_hits_are_the_same_on_ascii_and_unicode_paths() -> None:
 
 def test_reach_is_computed_from_the_patterns() -> None:
     email = reach_of(EmailRecognizer())
-    assert email is not None and email.token            # unbounded, never whitespace
-    ip = reach_of(IpRecognizer())
-    assert ip is not None and ip.token and ip.width >= 39
-    bounded = PatternRecognizer("X", patterns=[Pattern("p", r"(?<![\w-])\d{3}-\d{4}\b", 0.5)])
-    reach = reach_of(bounded)
-    assert reach is not None and reach.width == 8 and not reach.token and reach.pad >= 2
+    assert email is not None and email.token and email.token_width is None   # unbounded
+    ip = reach_of(IpRecognizer())                 # whitespace-free; zone ids are unbounded
+    assert ip is not None and ip.token and ip.width == 0 and ip.token_width is None
+    short = PatternRecognizer("X", patterns=[Pattern("p", r"(?<![\w-])\d{3}-\d{4}\b", 0.5)])
+    reach = reach_of(short)
+    assert reach is not None and reach.token and reach.token_width == 8 and reach.pad >= 2
+    spaced = PatternRecognizer("X", patterns=[Pattern("p", r"\d{3} \d{4}", 0.5)])
+    reach = reach_of(spaced)
+    assert reach is not None and reach.width == 8 and not reach.token
+
+
+def test_token_windows_are_bounded_by_the_token_width() -> None:
+    reach = Reach(width=0, token=True, pad=1, token_width=4)
+    text = "a" * 20 + "1-2" + "b" * 20
+    assert windows(text, [(21, 22)], reach) == [(16, 27)]
 
 
 @pytest.mark.parametrize("regex", [
