@@ -187,29 +187,28 @@ class Runner(Protocol):
     def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]: ...
 
 
-def _token_start(text: str, pos: int, floor: int) -> int:
-    """Index after the last ASCII whitespace before ``pos``, or ``floor`` if
-    there is none after it (0 at most): looks back in growing steps, so a
-    far-away or missing kind of whitespace costs no full scan."""
+def _token_start(text: str, pos: int, floor: int, kinds: str) -> int:
+    """Index after the last whitespace (of ``kinds``) before ``pos``, or
+    ``floor`` if there is none after it (0 at most): looks back in growing
+    steps, so far-away whitespace costs no full scan."""
     floor, step = max(0, floor), 64
     while True:
         lo = max(floor, pos - step)
-        found = max(text.rfind(c, lo, pos) for c in ASCII_WHITESPACE)
+        found = max([text.rfind(c, lo, pos) for c in kinds], default=-1)
         if found >= 0 or lo == floor:
             return found + 1 if found >= 0 else floor
         step *= 8
 
 
+_ASCII_WHITESPACE_RE = re.compile(f"[{re.escape(ASCII_WHITESPACE)}]")
+
+
 def _token_end(text: str, pos: int, ceiling: int) -> int:
     """Index of the first ASCII whitespace at or after ``pos``, or ``ceiling``
     if there is none before it (``len(text)`` at most)."""
-    ceiling, step = min(len(text), ceiling), 64
-    while True:
-        hi = min(ceiling, pos + step)
-        found = [i for i in (text.find(c, pos, hi) for c in ASCII_WHITESPACE) if i >= 0]
-        if found or hi == ceiling:
-            return min(found) if found else ceiling
-        step *= 8
+    ceiling = min(len(text), ceiling)
+    m = _ASCII_WHITESPACE_RE.search(text, pos, ceiling)
+    return m.start() if m else ceiling
 
 
 def windows(text: str, hits: Iterable[tuple[int, int]], reach: Reach,
@@ -220,11 +219,12 @@ def windows(text: str, hits: Iterable[tuple[int, int]], reach: Reach,
     out: list[tuple[int, int]] = []
     n, width, pad, token = len(text), reach.width, reach.pad, reach.token
     token_width = n if reach.token_width is None else reach.token_width
+    kinds = "".join(c for c in ASCII_WHITESPACE if c in text) if token else ""
     closed = 0  # characters covered by the windows before the last one
     for s, e in hits:
         lo, hi = s - width, e + width
         if token:
-            lo = min(lo, max(s - token_width, _token_start(text, s, s - token_width)))
+            lo = min(lo, max(s - token_width, _token_start(text, s, s - token_width, kinds)))
             hi = max(hi, min(e + token_width, _token_end(text, e, e + token_width)))
         lo, hi = max(0, lo - pad), min(n, hi + pad)
         if out and lo <= out[-1][1]:
