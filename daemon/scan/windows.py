@@ -217,8 +217,9 @@ def windows(text: str, hits: Iterable[tuple[int, int]], reach: Reach,
     recognizer of this ``reach`` whose trigger hits are ``hits`` (in order of
     start); ``None`` as soon as they cover more than ``limit`` characters."""
     out: list[tuple[int, int]] = []
-    n, width, pad, token = len(text), reach.width, reach.pad, reach.token
+    n, width, pad = len(text), reach.width, reach.pad
     token_width = n if reach.token_width is None else reach.token_width
+    token = reach.token and token_width > width  # else +/- width holds the token core
     kinds = "".join(c for c in ASCII_WHITESPACE if c in text) if token else ""
     closed = 0  # characters covered by the windows before the last one
     for s, e in hits:
