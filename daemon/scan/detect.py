@@ -425,9 +425,9 @@ class Detector:
         from daemon.scan.fastcontext import enhance
 
         results: list[RecognizerResult] = []
-        for recognizer in self.prefilter.select(chunk, context):
-            for r in recognizer.analyze(chunk, self.entities, None) or ():  # type: ignore[arg-type]
-                _tag(r, recognizer)
+        for runner in self.prefilter.select_runners(chunk, context):
+            for r in runner.analyze(chunk, self.entities):
+                _tag(r, runner.recognizer)
                 results.append(r)
         return enhance(chunk, results, self._by_id, context)
 

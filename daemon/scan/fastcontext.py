@@ -65,16 +65,23 @@ def enhance(text: str, results: Sequence[RecognizerResult],
             recognizers: Mapping[str, EntityRecognizer],
             context: Sequence[str] = ()) -> list[RecognizerResult]:
     """Raise the scores of ``results`` (in place) whose recognizer's context
-    words occur near them; ``recognizers`` maps recognizer id -> recognizer."""
+    words occur near them; ``recognizers`` maps recognizer id -> recognizer.
+    A result already at the maximal score 1.0 is left alone (a boost would
+    leave it at 1.0; only its explanation would name the word)."""
     external = [c.lower() for c in context]
+    words_at: dict[int, list[str]] = {}
     for r in results:
+        if r.score >= 1.0:
+            continue  # a boost cannot change a maximal score
         meta = r.recognition_metadata or {}
         recognizer = recognizers.get(str(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)))
         if recognizer is None or not recognizer.context:
             continue
         if meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
             continue
-        words = surrounding_words(text, r.start)
+        words = words_at.get(r.start)
+        if words is None:
+            words = words_at[r.start] = surrounding_words(text, r.start)
         word = supportive_word([*words, *external], recognizer.context)
         if word:
             r.score = min(max(r.score + FACTOR, MIN_WITH_CONTEXT), 1.0)

@@ -24,13 +24,15 @@ test_fast_prefilter.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import re2
-from presidio_analyzer import EntityRecognizer, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 
+from daemon.scan.windows import Runner, windowed
 from policies.errors import ConfigError
 
 _D = r"\p{Nd}"
@@ -41,21 +43,25 @@ _W = r"[\p{L}\p{N}_]"
 # IGNORECASE, so letter classes here are case-insensitive where theirs are).
 SHAPES: dict[str, str] = {
     # --- Presidio's predefined recognizers (patterns printed in the ADR)
-    "IpRecognizer": rf"{_D}\.{_D}{{1,3}}\.{_D}{{1,3}}\.{_D}|:[0-9A-Fa-f]{{0,4}}:",
+    # IPv4 needs d.ddd.ddd.d; every IPv6 alternative holds "::" or 6-7 "hex:" groups.
+    "IpRecognizer": rf"{_D}\.{_D}{{1,3}}\.{_D}{{1,3}}\.{_D}|::"
+                    r"|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",
     "UsSsnRecognizer": rf"{_D}{{3}}[- .]?{_D}{{2}}[- .]?{_D}{{4}}",
     "UsBankRecognizer": rf"{_D}{{8}}",
     "UuidRecognizer": r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-",
     "DateRecognizer": rf"{_D}[/.\-]{_D}|{_D}-[A-Za-z]{{3}}|(?i:jan|feb|mar|apr|may|jun|jul|aug|"
                       rf"sep|oct|nov|dec)-{_D}",
     "MedicalLicenseRecognizer": rf"[A-Za-z]{_D}{{7}}",
-    "CreditCardRecognizer": rf"{_D}{{4}}[- ]?{_D}{{3}}",
+    # groups of 4, 3-4, 3-4 and 3-5 digits, each but the first after an optional separator
+    "CreditCardRecognizer": rf"{_D}{{4}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3}}",
     "UrlRecognizer": r"(?i)[a-z0-9.\-]\.[a-z]{2}",
     "UsItinRecognizer": rf"9{_D}{{2}}[- ]?{_D}{{2}}[- ]?{_D}{{4}}",
     "UsPassportRecognizer": rf"{_D}{{8}}",
     "CryptoRecognizer": r"(?i)[13][a-z0-9]{25}",
     "EmailRecognizer": r"@",
     "NhsRecognizer": rf"{_D}{{3}}[- ]?{_D}{{3}}[- ]?{_D}{{4}}",
-    "IbanRecognizer": rf"(?i)[a-z]{{2}}{_D}{{2}}[ \-]?[a-z0-9]{{4}}",
+    # Presidio's IBAN pattern is case-sensitive (flags M|S): see CASE_SENSITIVE
+    "IbanRecognizer": rf"[A-Z]{{2}}{_D}{{2}}[ \-]?[A-Z0-9]{{4}}[ \-]?[A-Z0-9]{{4}}",
     "UsLicenseRecognizer": rf"(?i)[a-z]{_D}|{_D}{{6}}",
     "MacAddressRecognizer": r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}[:\-]"
                             r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
@@ -63,7 +69,7 @@ SHAPES: dict[str, str] = {
     "CandidatePhoneRecognizer": rf"{_D}",
     # --- ours (daemon/scan/recognizers/pii.py)
     "InternationalPhoneRecognizer": rf"{_D}{{2}}",
-    "CardNumberContextRecognizer": rf"{_D}{{4}}",
+    "CardNumberContextRecognizer": rf"{_D}{{4}}[ \-]?{_D}{{4}}",
     "UsDriverLicenseContextRecognizer": r"(?i)driv",
     "StreetAddressRecognizer": _D,
     "TitledPersonRecognizer": r"\p{Lu}",
@@ -81,6 +87,21 @@ SHAPES: dict[str, str] = {
     "PasswordAssignmentRecognizer": r"(?i)pass|(?i)pwd|://",
     "ApiKeyAssignmentRecognizer": r"(?i)key|(?i)secret|(?i)token|(?i)authorization",
 }
+
+
+# Shapes derived from case-sensitive patterns: a recognizer of such a class built
+# with IGNORECASE gets the shape case-insensitively, so it stays necessary.
+CASE_SENSITIVE = frozenset({"IbanRecognizer"})
+
+
+def shape_of(recognizer: EntityRecognizer) -> str | None:
+    """The shape trigger of ``recognizer`` (``None``: it has none and always runs)."""
+    name = type(recognizer).__name__
+    shape = SHAPES.get(name)
+    if shape is None or name not in CASE_SENSITIVE:
+        return shape
+    flags = int(getattr(recognizer, "global_regex_flags", 0) or 0)
+    return f"(?i){shape}" if flags & re.IGNORECASE else shape
 
 
 def context_gated(recognizer: EntityRecognizer, threshold: float) -> bool:
@@ -119,7 +140,7 @@ class Prefilter:
         ids: dict[str, int] = {}
         self._needs: list[_Need] = []
         for r in self.recognizers:
-            shape = SHAPES.get(type(r).__name__)
+            shape = shape_of(r)
             shape_id = self._add(ids, shape) if shape else None
             words: tuple[str, ...] | None = None
             context_ids: set[int] = set()
@@ -130,6 +151,8 @@ class Prefilter:
         self._empty = not ids
         if not self._empty:
             self._set.Compile()
+        self._runners: list[Runner] = [
+            windowed(r, shape_of(r)) or _WholeText(r) for r in self.recognizers]
 
     def _add(self, ids: dict[str, int], pattern: str) -> int:
         if pattern not in ids:
@@ -153,6 +176,15 @@ class Prefilter:
         return [r for r, need in zip(self.recognizers, self._needs, strict=True)
                 if self._satisfied(need, found, lowered)]
 
+    def select_runners(self, text: str, context: Sequence[str] = ()) -> list[Runner]:
+        """Like :meth:`select`, but each recognizer wrapped to run only on the
+        windows around its trigger hits when that is provably exact
+        (``windows.py``), else on the whole text."""
+        found = self.present(text)
+        lowered = [c.lower() for c in context]
+        return [run for run, need in zip(self._runners, self._needs, strict=True)
+                if self._satisfied(need, found, lowered)]
+
     @staticmethod
     def _satisfied(need: _Need, found: frozenset[int], context: list[str]) -> bool:
         if need.shape is not None and need.shape not in found:
@@ -161,3 +193,13 @@ class Prefilter:
             return True
         return bool(need.context_ids & found) or any(
             w in c for w in need.context_words for c in context)
+
+
+class _WholeText:
+    """A recognizer run on the whole text (no provable windows)."""
+
+    def __init__(self, recognizer: EntityRecognizer) -> None:
+        self.recognizer = recognizer
+
+    def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]:
+        return list(self.recognizer.analyze(text, entities, None) or ())  # type: ignore[arg-type]

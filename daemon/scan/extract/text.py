@@ -39,6 +39,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _WHITESPACE = frozenset("\t\n\r\f\v")
+_DROP_WHITESPACE = dict.fromkeys(map(ord, _WHITESPACE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,12 @@ def decode_head(head: bytes, enc: TextEncoding, complete: bool) -> str:
 
 
 def is_printable(text: str) -> bool:
+    """At least ``PRINTABLE_MIN`` of the characters are printable or whitespace.
+    The common case (every character is) is one C-level pass, not one Python
+    step per character."""
     if not text:
+        return True
+    if text.translate(_DROP_WHITESPACE).isprintable():
         return True
     printable = sum(1 for ch in text if ch.isprintable() or ch in _WHITESPACE)
     return printable / len(text) >= PRINTABLE_MIN

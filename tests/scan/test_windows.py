@@ -1,0 +1,193 @@
+"""Windowed pattern recognizers (daemon/scan/windows.py): running a recognizer
+only on the windows around its trigger hits must give exactly what running it
+on the whole text gives: same types, offsets and scores.
+
+Values are synthetic; assertions print counts and offsets, never values."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, IpRecognizer
+
+from daemon.scan.detect import Detector
+from daemon.scan.prefilter import SHAPES, shape_of
+from daemon.scan.windows import (
+    Reach,
+    WindowedRecognizer,
+    reach_of,
+    separator_safe,
+    windowed,
+    windows,
+)
+
+PLANTS = [
+    "jane.roe@example.org", "a@b.co", "536-22-1490", "53622-1490", "536221490",
+    "4111 1111 1111 1111", "4111111111111111", "5019 7170 1010 3742", "4111-1111-1111-1111",
+    "GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432", "DE89370400440532013000",
+    "192.168.14.20", "10.0.0.1/24", "fe80::1ff:fe23:4567:890a", "::1", "::ffff:10.1.2.3",
+    "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "1:2:3:4:5:6:1.2.3.4", "fe80::7%eth0",
+    "2024-01-31", "12/03/2019", "https://www.example.com/x?q=1", "A12345678", "912-70-1234",
+    "123e4567-e89b-12d3-a456-426614174000", "3FZbgi29cpjq2GjdwV8eyHuJJnkLtktZc5",
+    "card 5019717010103742", "bank account 12345678", "401 123 4567", "12:34:56",
+    "22:13:20.123Z", "x@@y", "1.2.3.4.5", "::", "D1234567", "3782 822463 10005",
+    "4111 111 111 1111", "6011-0009-9013-9424", "gb82west12345698765432", "GB-82WEST1234",
+    "DE89 3704 0044 0532 0130 00", "2001:db8::8a2e:370:7334", "1:2:3:4:5:6:7:8",
+]
+_CHARS = list("abcdefXYZ ,.:;-/\n\t0123456789()@_'\"=%\x00")
+_FILLER = st.text(alphabet=st.sampled_from(_CHARS), max_size=80)
+# Non-ASCII text takes the other hit-listing path (str, not ASCII bytes): Arabic-Indic
+# digits are Unicode decimal digits, as the recognizers' \d reads them. Whitespace-free
+# fillers make long tokens, where a token core must be cut by the token width.
+_FILLER_ANY = st.one_of(
+    _FILLER,
+    st.text(alphabet=st.sampled_from([c for c in _CHARS if not c.isspace()]), max_size=80),
+    st.text(alphabet=st.sampled_from([*_CHARS, "\u00e9", "\u0663", "\u00a0"]), max_size=80))
+
+
+@pytest.fixture(scope="module")
+def runners() -> list[WindowedRecognizer]:
+    """Every recognizer of the full pattern set that can be windowed, forced to
+    use windows however much of the text they cover."""
+    detector = Detector(use_ner=False)
+    out = []
+    for r in detector._patterns:
+        w = windowed(r, shape_of(r))
+        if w is not None:
+            out.append(WindowedRecognizer(r, str(shape_of(r)), w.reach, max_cover=1.0))
+    assert len(out) >= 10, "expected most of Presidio's recognizers to be windowable"
+    return out
+
+
+def _key(results: list[RecognizerResult]) -> list[tuple[str, int, int, float]]:
+    return sorted((r.entity_type, r.start, r.end, r.score) for r in results)
+
+
+def _entities(w: WindowedRecognizer) -> list[str]:
+    return list(w.recognizer.supported_entities)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.tuples(_FILLER_ANY, st.sampled_from(PLANTS)), min_size=1, max_size=8),
+       tail=_FILLER_ANY)
+def test_windows_give_exactly_the_whole_text_results(runners: list[WindowedRecognizer],
+                                                     parts: list[tuple[str, str]],
+                                                     tail: str) -> None:
+    text = "".join(f + p for f, p in parts) + tail
+    for w in runners:
+        whole = w.recognizer.analyze(text, _entities(w), None)  # type: ignore[arg-type]
+        windowed_results = w.analyze(text, _entities(w))
+        assert _key(windowed_results) == _key(whole), \
+            f"{type(w.recognizer).__name__}: offsets differ"
+
+
+def test_windows_on_a_long_log_like_text(runners: list[WindowedRecognizer]) -> None:
+    """Sparse hits in a long text: the windows cover little, findings are the same."""
+    lines = [f"2024-05-0{i % 9 + 1}T10:0{i % 6}:33.120Z INFO worker-{i % 8}: GET /api/items/{i} "
+             f"200 {i % 900}ms" for i in range(400)]
+    lines[37] += " from 192.168.14.20"
+    lines[150] += " to=jane.roe@example.org ssn 536-22-1490"
+    lines[311] += " iban GB82 WEST 1234 5698 7654 32 card 4111 1111 1111 1111"
+    text = "\n".join(lines)
+    found = 0
+    for w in runners:
+        whole = w.recognizer.analyze(text, _entities(w), None)  # type: ignore[arg-type]
+        assert _key(w.analyze(text, _entities(w))) == _key(whole)
+        found += len(whole)
+    assert found >= 5
+
+
+def test_hits_are_the_same_on_ascii_and_unicode_paths() -> None:
+    from daemon.scan.windows import HitFinder
+
+    finder = HitFinder(SHAPES["UsSsnRecognizer"])
+    assert list(finder.spans("x 536-22-1490 y 123456789")) == [(2, 13), (16, 25)]
+    assert list(finder.spans("\u00e9 536-22-1490 y \u0663\u0663\u0663456789")) == \
+        [(2, 13), (16, 25)]
+
+
+def test_reach_is_computed_from_the_patterns() -> None:
+    email = reach_of(EmailRecognizer())
+    assert email is not None and email.token and email.token_width is None   # unbounded
+    ip = reach_of(IpRecognizer())                 # whitespace-free; zone ids are unbounded
+    assert ip is not None and ip.token and ip.width == 0 and ip.token_width is None
+    short = PatternRecognizer("X", patterns=[Pattern("p", r"(?<![\w-])\d{3}-\d{4}\b", 0.5)])
+    reach = reach_of(short)
+    assert reach is not None and reach.token and reach.token_width == 8 and reach.pad >= 2
+    spaced = PatternRecognizer("X", patterns=[Pattern("p", r"\d{3} \d{4}", 0.5)])
+    reach = reach_of(spaced)
+    assert reach is not None and reach.width == 8 and not reach.token
+
+
+def test_token_windows_are_bounded_by_the_token_width() -> None:
+    reach = Reach(width=0, token=True, pad=1, token_width=4)
+    text = "a" * 20 + "1-2" + "b" * 20
+    assert windows(text, [(21, 22)], reach) == [(16, 27)]
+
+
+@pytest.mark.parametrize("regex", [
+    r"\d+ \d+",            # unbounded and may hold whitespace
+    r"(?<=\w+)\d{3}",      # unbounded lookbehind (regex-module only)
+    r"[[:alpha:]]{3}",     # POSIX class: the regex module reads it differently
+    r"\p{Lu}\d{3}",        # not Python re syntax
+    r"a[^x]+b",            # negated class accepts whitespace
+])
+def test_unprovable_patterns_are_not_windowed(regex: str) -> None:
+    assert reach_of(PatternRecognizer("X", patterns=[Pattern("p", regex, 0.5)])) is None
+
+
+def test_custom_analyze_is_not_windowed() -> None:
+    class Custom(PatternRecognizer):
+        def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # type: ignore[no-untyped-def]
+            return []
+
+    assert reach_of(Custom("X", patterns=[Pattern("p", r"\d{3}", 0.5)])) is None
+
+
+@pytest.mark.parametrize(("trigger", "safe"), [
+    (r"\p{Nd}{4}[- ]?\p{Nd}{3}", True), (r"[- .]x", True), (r"AKIA|ASIA", True),
+    (r"(?i)[a-z]{2}\p{Nd}{2}", True), (r"\.", True), ("a.b", False), ("[^a]", False),
+    (r"\bx", False), (r"\x00", False), ("[a\x00]", False), (r"\P{Nd}", False),
+    ("(?=a)", False), ("^a", False),
+])
+def test_separator_safe(trigger: str, safe: bool) -> None:
+    assert separator_safe(trigger) is safe
+
+
+def test_windows_merge_and_clip() -> None:
+    reach = Reach(width=3, token=False, pad=2)
+    text = "x" * 100
+    assert windows(text, [(10, 12), (15, 16), (80, 81)], reach) == [(5, 21), (75, 86)]
+    assert windows(text, [(0, 1), (98, 100)], reach) == [(0, 6), (93, 100)]
+
+
+def test_token_windows_follow_whitespace() -> None:
+    reach = Reach(width=0, token=True, pad=1)
+    text = "aaa bbbb@cccc ddd"
+    assert windows(text, [(8, 9)], reach) == [(3, 14)]
+
+
+def test_detector_fast_path_equals_straightforward_path() -> None:
+    """Through the Detector: selected runners vs the same recognizers on the whole chunk."""
+    detector = Detector(use_ner=False)
+    text = "\n".join(f"row {i}, 2024-01-{i % 28 + 1:02d}, ok" for i in range(300))
+    text += "\nmail jane.roe@example.org from 10.1.2.3 ssn 536-22-1490\n" + text
+    fast = detector.prefilter.select_runners(text)
+    slow = detector.prefilter.select(text)
+    assert [r.recognizer for r in fast] == slow
+    for runner in fast:
+        whole = runner.recognizer.analyze(text, detector.entities, None)  # type: ignore[arg-type]
+        assert _key(runner.analyze(text, detector.entities)) == _key(whole)
+
+
+def test_case_sensitive_shape_follows_the_recognizer_flags() -> None:
+    import re
+
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+    assert not str(shape_of(IbanRecognizer())).startswith("(?i)")
+    folded = IbanRecognizer()
+    folded.global_regex_flags = re.IGNORECASE | re.MULTILINE | re.DOTALL
+    assert str(shape_of(folded)).startswith("(?i)")
