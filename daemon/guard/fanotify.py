@@ -71,6 +71,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from daemon.guard.errors import GuardSetupError, KernelFeatureError
+from daemon.guard.protection import ACTION_MASKS as ACTION_MASKS
+from daemon.guard.protection import Protection as Protection
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,6 @@ _META = struct.Struct("=IBBHQii")
 _RESPONSE = struct.Struct("=iI")
 _READ_SIZE = _META.size * 512
 
-ACTION_MASKS = {"open": FAN_OPEN_PERM, "exec": FAN_OPEN_EXEC_PERM}
 
 # --- ctypes -----------------------------------------------------------------
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -218,31 +219,6 @@ def plan_marks(pattern: str, mask: int) -> list[Mark]:
 
 
 # --- what the guard protects, asks and reports ------------------------------
-@dataclass(frozen=True)
-class Protection:
-    """One red line as the guard sees it: paths (globs) and actions."""
-
-    red_line_id: str
-    patterns: tuple[str, ...]
-    actions: frozenset[str] = frozenset({"open"})
-
-    def __post_init__(self) -> None:
-        bad = [p for p in self.patterns if not p.startswith("/")]
-        if bad:
-            raise ValueError(f"protected patterns must be absolute paths, got {bad}")
-        unknown = set(self.actions) - set(ACTION_MASKS)
-        if unknown or not self.actions:
-            raise ValueError(f"actions must be a non-empty subset of {sorted(ACTION_MASKS)}, "
-                             f"got {sorted(self.actions)}")
-
-    @property
-    def mask(self) -> int:
-        m = 0
-        for a in self.actions:
-            m |= ACTION_MASKS[a]
-        return m
-
-
 @dataclass(frozen=True)
 class Identity:
     """Who is opening, read from /proc of the opener."""
