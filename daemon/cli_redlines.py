@@ -1,9 +1,11 @@
 """CLI for red lines: ``scratchwarden run`` and ``scratchwarden redlines
 {drill,systemd}``. Registered in ``daemon.cli`` with ``main.add_command``.
 
-Exit codes: ``run`` passes the command's own exit code through (125 when the
-sandbox could not be set up, like env(1)); ``drill`` exits 1 when any red line
-is NOT ENFORCED; errors map to 2 through ``handle_errors``.
+Exit codes: ``run`` execs the command in place, so its exit status is the
+command's own (127 not found, 126 not executable, like env(1)); a red line
+that cannot be enforced or a ruleset that cannot be entered is an error (2)
+and the command never runs; ``drill`` exits 1 when any red line is NOT
+ENFORCED; errors map to 2 through ``handle_errors``.
 """
 
 from __future__ import annotations
@@ -63,19 +65,56 @@ def run_cmd(policy_dir: Path, session: str | None, session_dir: Path | None,
     from daemon.redlines import run as runmod
     from policies.loader import load_policy
 
-    loaded = load_policy(policy_dir)
+    # The git revision (two git processes) is only needed for the audit entry.
+    loaded = load_policy(policy_dir, with_revision=inventory_url is not None)
     sdir, label = runmod.resolve_session(loaded.policy, session,
                                          None if session_dir is None else str(session_dir))
     prepared = runmod.prepare(loaded.policy, session_dir=sdir, session=label)
     for line in prepared.compiled.degraded():
         click.echo(f"scratchwarden: warning: red line {line.id} DEGRADED: {line.detail}",
                    err=True)
-    recorder = _recorder(inventory_url, node, str(loaded.revision))
+    ruleset = runmod.build(prepared)
     try:
-        code = runmod.run(list(command), prepared, recorder=recorder)
+        _record_launch(inventory_url, node, str(loaded.revision), prepared, command,
+                       ruleset.report)
+        code = _exec_or_record_failure(command, prepared, ruleset, inventory_url, node,
+                                       str(loaded.revision))
+    finally:
+        ruleset.close()
+    sys.exit(code)
+
+
+def _record_launch(inventory_url: str | None, node: str | None, revision: str, prepared: Any,
+                   command: tuple[str, ...], report: Any) -> None:
+    """Recorded before the command is confined and exec'd: afterwards this
+    process may no longer write the inventory (or reach its port)."""
+    from daemon.redlines.run import record_launch
+
+    recorder = _recorder(inventory_url, node, revision)
+    try:
+        if recorder is not None:
+            record_launch(recorder, prepared, command, os.getpid(), report)
     finally:
         _close(recorder)
-    sys.exit(code)
+
+
+def _exec_or_record_failure(command: tuple[str, ...], prepared: Any, ruleset: Any,
+                            inventory_url: str | None, node: str | None, revision: str) -> int:
+    from daemon.guard.errors import GuardSetupError
+    from daemon.redlines.run import exec_under
+
+    try:
+        return exec_under(list(command), prepared, ruleset)
+    except GuardSetupError as e:  # not confined, nothing exec'd: say so in the chain too
+        recorder = _recorder(inventory_url, node, revision)
+        try:
+            if recorder is not None:
+                recorder.append("redline-launch-failed", prepared.session or "-",
+                                {"pid": os.getpid(), "program": os.path.basename(command[0]),
+                                 "reason": str(e)})
+        finally:
+            _close(recorder)
+        raise
 
 
 @click.group("redlines")

@@ -107,21 +107,25 @@ def split_files(directory: str | Path) -> tuple[list[Path], list[Path]]:
     return policy, tests
 
 
-def load_policy(directory: str | Path) -> LoadedPolicy:
+def load_policy(directory: str | Path, *, with_revision: bool = True) -> LoadedPolicy:
     """Load and validate a policy directory; raise ``PolicyErrors`` listing
-    every problem (each a ``PolicyError`` with file:line)."""
-    loaded, errors, _ = check(directory)
+    every problem (each a ``PolicyError`` with file:line).
+
+    ``with_revision=False`` (a launcher that records nothing) skips git and
+    lint: the revision then carries the content hash only (commit and dirty
+    flag None, as outside git)."""
+    loaded, errors, _ = check(directory, with_revision=with_revision)
     if errors or loaded is None:
         raise PolicyErrors(errors or [PolicyError("no policy loaded", file=str(directory))])
     return loaded
 
 
 def check(
-    directory: str | Path,
+    directory: str | Path, *, with_revision: bool = True,
 ) -> tuple[LoadedPolicy | None, list[PolicyError], list[PolicyWarning]]:
     """The ``policy check`` entry point: the policy if valid, all errors, and
-    lint warnings. Never raises for a bad policy."""
-    from policies.lint import lint  # lint imports LoadedPolicy from here
+    lint warnings (none, and no git, when ``with_revision`` is False). Never
+    raises for a bad policy."""
 
     d = Path(directory)
     if not d.is_dir():
@@ -141,6 +145,12 @@ def check(
     errors += merge_errors
     if errors:
         return None, sorted(errors, key=_error_order), []
+    if not with_revision:
+        loaded = LoadedPolicy(policy, Revision(None, None, content_hash(blobs)),
+                              tuple(str(p) for p in files), str(d), origins)
+        return loaded, [], []
+    from policies.lint import lint  # lint imports LoadedPolicy from here
+
     revision, warnings = revision_of(d, blobs)
     loaded = LoadedPolicy(policy, revision, tuple(str(p) for p in files), str(d), origins)
     return loaded, [], warnings + lint(loaded, {s.path: s.lines for s in sources})

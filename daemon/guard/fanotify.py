@@ -26,6 +26,15 @@ Why it is built the way it is (clamonacc's pitfalls, and ours):
   which gates *every* open on that filesystem; those events get a fast path
   (allow at once unless the path matches). Mount marks are never used: they
   miss opens made through other mount namespaces.
+- **Two groups, and the cache only in one.** Inode/dir marks live in a
+  "precise" group that never caches. Filesystem marks live in a "broad" group
+  where an inode judged unprotected gets an evictable ignore mark (the kernel
+  stops asking until the file is modified or evicted). Ignore marks silence
+  only their own group, so a cached file renamed onto a literal protected
+  path, or into a dir-marked directory, is still judged by the precise group.
+  What the cache cannot see: a cached, unmodified file renamed to a name only
+  a filesystem-mark pattern covers (``x`` -> ``.env``); ``cache_allowed=0``
+  closes that too, at the price of judging every open.
 - **The queue cannot overflow into "allow".** A permission event that does not
   fit in a full queue is allowed by the kernel, so the group is created with
   FAN_UNLIMITED_QUEUE.
@@ -71,6 +80,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from daemon.guard.errors import GuardSetupError, KernelFeatureError
+from daemon.guard.protection import ACTION_MASKS as ACTION_MASKS
+from daemon.guard.protection import Protection as Protection
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +98,7 @@ FAN_MARK_DONT_FOLLOW = 0x00000004
 FAN_MARK_INODE = 0x00000000
 FAN_MARK_FILESYSTEM = 0x00000100
 FAN_MARK_IGNORED_MASK = 0x00000020
+FAN_MARK_EVICTABLE = 0x00000200
 
 FAN_OPEN_PERM = 0x00010000
 FAN_ACCESS_PERM = 0x00020000
@@ -107,7 +119,6 @@ _META = struct.Struct("=IBBHQii")
 _RESPONSE = struct.Struct("=iI")
 _READ_SIZE = _META.size * 512
 
-ACTION_MASKS = {"open": FAN_OPEN_PERM, "exec": FAN_OPEN_EXEC_PERM}
 
 # --- ctypes -----------------------------------------------------------------
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -143,9 +154,11 @@ def fanotify_mark(fd: int, flags: int, mask: int, path: str) -> None:
 def fanotify_ignore_inode(fd: int, event_fd: int, mask: int) -> bool:
     """Add an ignore mask for ``mask`` on the inode behind ``event_fd`` (the
     file of a permission event): the kernel stops asking about it until it is
-    modified (no FAN_MARK_IGNORED_SURV_MODIFY). Returns False on failure (e.g.
-    the per-user mark limit); the caller stops caching."""
-    flags = FAN_MARK_ADD | FAN_MARK_INODE | FAN_MARK_IGNORED_MASK
+    modified (no FAN_MARK_IGNORED_SURV_MODIFY). The mark is evictable: it does
+    not pin the inode in memory, and when the kernel evicts the inode the mark
+    goes with it (the file is then judged again: the safe direction). Returns
+    False on failure (e.g. the per-user mark limit); the caller stops caching."""
+    flags = FAN_MARK_ADD | FAN_MARK_INODE | FAN_MARK_IGNORED_MASK | FAN_MARK_EVICTABLE
     return int(_libc.fanotify_mark(fd, flags, mask, event_fd, None)) == 0
 
 
@@ -218,31 +231,6 @@ def plan_marks(pattern: str, mask: int) -> list[Mark]:
 
 
 # --- what the guard protects, asks and reports ------------------------------
-@dataclass(frozen=True)
-class Protection:
-    """One red line as the guard sees it: paths (globs) and actions."""
-
-    red_line_id: str
-    patterns: tuple[str, ...]
-    actions: frozenset[str] = frozenset({"open"})
-
-    def __post_init__(self) -> None:
-        bad = [p for p in self.patterns if not p.startswith("/")]
-        if bad:
-            raise ValueError(f"protected patterns must be absolute paths, got {bad}")
-        unknown = set(self.actions) - set(ACTION_MASKS)
-        if unknown or not self.actions:
-            raise ValueError(f"actions must be a non-empty subset of {sorted(ACTION_MASKS)}, "
-                             f"got {sorted(self.actions)}")
-
-    @property
-    def mask(self) -> int:
-        m = 0
-        for a in self.actions:
-            m |= ACTION_MASKS[a]
-        return m
-
-
 @dataclass(frozen=True)
 class Identity:
     """Who is opening, read from /proc of the opener."""
@@ -373,13 +361,18 @@ class Guard:
         self._on_denial = on_denial
         self._audit = audit
         self._poll_ms = int(poll_interval * 1000)
-        # Inodes judged unprotected get a kernel ignore mark, so the same file
-        # opened again never reaches this process (see docs/redlines.md for
-        # the limit: a cached file later renamed to a protected name stays
-        # readable until it is modified or the guard restarts).
+        # Two fanotify groups: "precise" holds the inode/dir marks and never
+        # caches; "broad" holds the filesystem marks, and an inode it judged
+        # unprotected gets an (evictable) ignore mark in that group only, so
+        # the same file opened again never reaches this process. An ignore
+        # mark silences its own group alone: a cached file renamed onto a
+        # literal protected path or into a marked dir is still asked about by
+        # the precise group. (The limit, see docs/redlines.md: a cached file
+        # renamed to a name only a filesystem-mark pattern protects.)
         self._cache_left = cache_allowed
         self._pid = os.getpid()
-        self._fd = -1
+        self._precise = -1
+        self._broad = -1
         self._wake = -1
         self._thread: threading.Thread | None = None
         self._reporter: threading.Thread | None = None
@@ -398,11 +391,6 @@ class Guard:
         if self._thread is not None:
             raise RuntimeError("guard already started")
         self._compiled = [self._compile(p) for p in self._protections]
-        flags = FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE
-        if self._audit:
-            flags |= FAN_ENABLE_AUDIT
-        self._fd = fanotify_init(flags, os.O_RDONLY | os.O_LARGEFILE | os.O_CLOEXEC
-                                 | os.O_NONBLOCK)
         try:
             self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
             self._place_marks()
@@ -450,7 +438,7 @@ class Guard:
     def alive(self, max_silence: float = 5.0) -> bool:
         """True while the answering thread runs, its fd is open and it polled
         within ``max_silence`` seconds. A dead guard lets every open through."""
-        return (self._thread is not None and self._thread.is_alive() and self._fd >= 0
+        return (self._thread is not None and self._thread.is_alive() and bool(self._fds)
                 and time.monotonic() - self._heartbeat < max_silence)
 
     @property
@@ -477,6 +465,16 @@ class Guard:
                 c.inodes.add((st.st_dev, st.st_ino))
         return c
 
+    @property
+    def _fds(self) -> list[int]:
+        return [fd for fd in (self._precise, self._broad) if fd >= 0]
+
+    def _group(self) -> int:
+        flags = FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE
+        if self._audit:
+            flags |= FAN_ENABLE_AUDIT
+        return fanotify_init(flags, os.O_RDONLY | os.O_LARGEFILE | os.O_CLOEXEC | os.O_NONBLOCK)
+
     def _place_marks(self) -> None:
         wanted: dict[tuple[str, str], int] = {}
         for c in self._compiled:
@@ -485,12 +483,18 @@ class Guard:
                     key = (m.kind, m.path)
                     wanted[key] = wanted.get(key, 0) | m.mask
         for (kind, path), mask in wanted.items():
-            flags = FAN_MARK_ADD | (FAN_MARK_FILESYSTEM if kind == "filesystem" else FAN_MARK_INODE)
-            fanotify_mark(self._fd, flags, mask, path)
+            if kind == "filesystem":
+                if self._broad < 0:
+                    self._broad = self._group()
+                fanotify_mark(self._broad, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, path)
+            else:
+                if self._precise < 0:
+                    self._precise = self._group()
+                fanotify_mark(self._precise, FAN_MARK_ADD | FAN_MARK_INODE, mask, path)
             self._marks.append(Mark(kind, path, mask))
 
     def _close_fds(self) -> None:
-        for name in ("_fd", "_wake"):
+        for name in ("_precise", "_broad", "_wake"):
             fd = getattr(self, name)
             if fd >= 0:
                 setattr(self, name, -1)
@@ -500,28 +504,30 @@ class Guard:
     def _run(self) -> None:
         try:
             poller = select.poll()
-            poller.register(self._fd, select.POLLIN)
-            poller.register(self._wake, select.POLLIN)
+            groups = self._fds
+            for fd in (*groups, self._wake):
+                poller.register(fd, select.POLLIN)
             while not self._stopping.is_set():
                 self._heartbeat = time.monotonic()
                 ready = {fd for fd, _ in poller.poll(self._poll_ms)}
-                if self._fd in ready:
-                    self._drain()
+                for group in groups:
+                    if group in ready:
+                        self._drain(group)
         except BaseException as e:  # noqa: BLE001 - the loop must record why it died
             self.failure = e
             self._close_fds()  # first: never leave openers hanging (the kernel allows them)
             self._note(f"fanotify guard loop died ({type(e).__name__}: {e}); "
                        "protected paths are now unguarded")
 
-    def _drain(self) -> None:
+    def _drain(self, group: int) -> None:
         try:
-            data = os.read(self._fd, _READ_SIZE)
+            data = os.read(group, _READ_SIZE)
         except BlockingIOError:
             return
         for mask, fd, pid in _parse(data):
-            self._handle(mask, fd, pid)
+            self._handle(group, mask, fd, pid)
 
-    def _handle(self, mask: int, fd: int, pid: int) -> None:
+    def _handle(self, group: int, mask: int, fd: int, pid: int) -> None:
         self.stats.events += 1
         if fd == FAN_NOFD:
             if mask & FAN_Q_OVERFLOW:
@@ -536,15 +542,16 @@ class Guard:
             self._note(f"fanotify guard: error judging pid {pid}: {type(e).__name__}; denied")
             denial = Denial("?", _action(mask), "?", pid, None, None, None, time.time(), "error")
         finally:
-            self._respond(fd, allow)
-            if allow and denial is None and self._cache_left > 0 and self._cacheable:
+            self._respond(group, fd, allow)
+            if (allow and denial is None and self._cacheable and group == self._broad
+                    and self._cache_left > 0):
                 self._cache(fd, mask)
             os.close(fd)
         if denial is not None:
             self._record(denial)
 
     def _cache(self, fd: int, mask: int) -> None:
-        if fanotify_ignore_inode(self._fd, fd, mask & (FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM)):
+        if fanotify_ignore_inode(self._broad, fd, mask & (FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM)):
             self._cache_left -= 1
             self.stats.cached += 1
         else:
@@ -599,12 +606,12 @@ class Guard:
                     return c
         return None
 
-    def _respond(self, fd: int, allow: bool) -> None:
+    def _respond(self, group: int, fd: int, allow: bool) -> None:
         response = FAN_ALLOW if allow else FAN_DENY
         if self._audit and not allow:
             response |= FAN_AUDIT
         try:
-            os.write(self._fd, _RESPONSE.pack(fd, response))
+            os.write(group, _RESPONSE.pack(fd, response))
         except OSError as e:
             self.stats.errors += 1
             self._note(f"fanotify guard: writing the response failed: {e.strerror}")

@@ -6,17 +6,23 @@ multi-threaded daemon, where any lock held by another thread at fork time can
 deadlock the child. Instead the parent starts a fresh, single-threaded
 interpreter::
 
-    python -I -m daemon.guard.sandbox --rules-fd N --report-fd M -- COMMAND...
+    python -I -m daemon.guard.sandbox --ruleset-fd N --flags F --report-fd M -- COMMAND...
 
-which reads the rules from a memfd, applies them, writes an ``AppliedReport``
-(or the error) to the report pipe and ``execvp``s the command. The report pipe
-is close-on-exec, so the parent reads until EOF: it learns what was enforced
-*before* the command runs, and a child that could not apply its rules exits
-125 without ever running the command (fail closed). Exit codes follow
-``env(1)``: 125 sandbox failure, 126 command not executable, 127 not found.
+The parent *builds* the Landlock ruleset (``landlock.build``: every rule
+added, nothing restricted, safe in a threaded process) and hands the ruleset
+fd over; the child only *enters* it (no_new_privs + ``landlock_restrict_self``),
+writes ``{"ok": true}`` (or the error) to the report pipe and ``execvp``s the
+command. So a port deny-list's ~65k rules are added once, with no JSON of
+them between processes, and the child's work is a small fixed cost. The
+report pipe is close-on-exec, so the parent reads until EOF: it learns the
+rules are in force *before* the command runs, and a child that could not
+enter them exits 125 without ever running the command (fail closed). Exit
+codes follow ``env(1)``: 125 sandbox failure, 126 command not executable, 127
+not found. ``--rules-file FILE`` (LandlockRules JSON) builds in the child, for
+use by hand.
 
-The future CLI ``scratchwarden run [--session ID] -- COMMAND...`` calls
-``launch``.
+``scratchwarden run`` needs no child at all: it builds, enters and execs in its
+own (single-threaded) process (``daemon.redlines.run.exec_under``).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO
 
 from daemon.guard.errors import GuardSetupError, KernelFeatureError, SandboxError
-from daemon.guard.landlock import AppliedReport, LandlockRules, apply
+from daemon.guard.landlock import AppliedReport, LandlockRules, Ruleset, apply, build, enter
 
 EXIT_SANDBOX_FAILED = 125
 EXIT_NOT_EXECUTABLE = 126
@@ -43,29 +49,13 @@ _File = int | IO[bytes] | None
 
 
 # --- parent side ------------------------------------------------------------
-def launcher_argv(argv: Sequence[str], *, rules_fd: int, report_fd: int,
-                  log: bool = True, best_effort: bool = False) -> list[str]:
-    """The argv of the re-exec'd launcher (exposed for systemd units and tests)."""
+def launcher_argv(argv: Sequence[str], *, ruleset_fd: int, report_fd: int,
+                  flags: int = 0) -> list[str]:
+    """The argv of the re-exec'd launcher that enters a built ruleset."""
     if not argv:
         raise ValueError("expected a command to run, got an empty argv")
-    cmd = [sys.executable, "-I", "-m", "daemon.guard.sandbox",
-           "--rules-fd", str(rules_fd), "--report-fd", str(report_fd)]
-    if not log:
-        cmd.append("--no-log")
-    if best_effort:
-        cmd.append("--best-effort")
-    return [*cmd, "--", *argv]
-
-
-def _rules_memfd(rules: LandlockRules) -> int:
-    fd = os.memfd_create("scratchwarden-rules", os.MFD_CLOEXEC)
-    try:
-        os.write(fd, rules.to_json().encode())
-        os.lseek(fd, 0, os.SEEK_SET)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return [sys.executable, "-I", "-m", "daemon.guard.sandbox", "--ruleset-fd",
+            str(ruleset_fd), "--flags", str(flags), "--report-fd", str(report_fd), "--", *argv]
 
 
 def _read_until_eof(fd: int, timeout: float) -> bytes:
@@ -100,6 +90,16 @@ def _raise_child_error(msg: dict[str, str], proc: subprocess.Popen[bytes]) -> No
     raise SandboxError(text)
 
 
+def _build_or_raise(argv: Sequence[str], rules: LandlockRules, log: bool,
+                    best_effort: bool) -> Ruleset:
+    try:
+        return build(rules, log=log, best_effort=best_effort)
+    except KernelFeatureError as e:
+        raise KernelFeatureError(f"sandbox for {list(argv)!r} not started: {e}") from e
+    except (GuardSetupError, OSError) as e:
+        raise SandboxError(f"sandbox for {list(argv)!r} not started: {e}") from e
+
+
 def spawn(argv: Sequence[str], rules: LandlockRules, *, env: Mapping[str, str] | None = None,
           cwd: str | os.PathLike[str] | None = None, log: bool = True, best_effort: bool = False,
           stdin: _File = None, stdout: _File = None, stderr: _File = None,
@@ -108,20 +108,24 @@ def spawn(argv: Sequence[str], rules: LandlockRules, *, env: Mapping[str, str] |
     the command was exec'd (or failed to exec: exit code 126/127). Raises
     ``KernelFeatureError`` / ``SandboxError`` if the rules could not be
     applied; the command then never ran."""
-    rules_fd = _rules_memfd(rules)
-    report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    if not argv:
+        raise ValueError("expected a command to run, got an empty argv")
+    ruleset = _build_or_raise(argv, rules, log, best_effort)
     try:
-        cmd = launcher_argv(argv, rules_fd=rules_fd, report_fd=report_w,
-                            log=log, best_effort=best_effort)
-        proc = subprocess.Popen(cmd, env=None if env is None else dict(env), cwd=cwd,
-                                stdin=stdin, stdout=stdout, stderr=stderr,
-                                pass_fds=(rules_fd, report_w))
-    except BaseException:
-        os.close(report_r)
-        raise
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            cmd = launcher_argv(argv, ruleset_fd=ruleset.fd, report_fd=report_w,
+                                flags=ruleset.flags)
+            fds = (report_w,) if ruleset.fd < 0 else (ruleset.fd, report_w)
+            proc = subprocess.Popen(cmd, env=None if env is None else dict(env), cwd=cwd,
+                                    stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=fds)
+        except BaseException:
+            os.close(report_r)
+            raise
+        finally:
+            os.close(report_w)
     finally:
-        os.close(rules_fd)
-        os.close(report_w)
+        ruleset.close()
     try:
         raw = _read_until_eof(report_r, report_timeout)
     except BaseException:
@@ -130,17 +134,17 @@ def spawn(argv: Sequence[str], rules: LandlockRules, *, env: Mapping[str, str] |
         raise
     finally:
         os.close(report_r)
-    return proc, _parse_report(raw, proc)
+    _check_report(raw, proc)
+    return proc, ruleset.report
 
 
-def _parse_report(raw: bytes, proc: subprocess.Popen[bytes]) -> AppliedReport:
+def _check_report(raw: bytes, proc: subprocess.Popen[bytes]) -> None:
     lines = [json.loads(x) for x in raw.decode().splitlines() if x.strip()]
     if not lines:
         _raise_child_error({"message": "launcher exited without a report"}, proc)
     first = lines[0]
     if not first.get("ok"):
         _raise_child_error(first, proc)
-    return AppliedReport.from_json(json.dumps(first["report"]))
 
 
 def launch(argv: Sequence[str], rules: LandlockRules, *, env: Mapping[str, str] | None = None,
@@ -165,12 +169,9 @@ def _write_line(fd: int, obj: object) -> None:
         data = data[os.write(fd, data):]
 
 
-def _read_rules(args: argparse.Namespace) -> LandlockRules:
-    if args.rules_file:
-        with open(args.rules_file, encoding="utf-8") as f:
-            return LandlockRules.from_json(f.read())
-    with os.fdopen(args.rules_fd, "rb", closefd=True) as f:
-        return LandlockRules.from_json(f.read().decode())
+def _read_rules(path: str) -> LandlockRules:
+    with open(path, encoding="utf-8") as f:
+        return LandlockRules.from_json(f.read())
 
 
 def _thread_count() -> int:
@@ -181,8 +182,9 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m daemon.guard.sandbox",
                                  description="Apply Landlock rules, then exec COMMAND.")
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--rules-fd", type=int)
-    src.add_argument("--rules-file")
+    src.add_argument("--ruleset-fd", type=int, help="a built ruleset to enter")
+    src.add_argument("--rules-file", help="LandlockRules JSON to build and enter")
+    ap.add_argument("--flags", type=int, default=0, help="landlock_restrict_self flags")
     ap.add_argument("--report-fd", type=int, default=None)
     ap.add_argument("--no-log", action="store_true")
     ap.add_argument("--best-effort", action="store_true")
@@ -210,18 +212,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if report_fd is not None:
         os.set_inheritable(report_fd, False)  # EOF for the parent at exec
     try:
-        rules = _read_rules(args)
         if _thread_count() != 1:
             return _fail(report_fd, "SandboxError",
                          f"expected a single-threaded launcher, found {_thread_count()} threads")
-        report = apply(rules, log=not args.no_log, best_effort=args.best_effort)
+        report = _enter(args)
     except KernelFeatureError as e:
         return _fail(report_fd, "KernelFeatureError", str(e))
     except (GuardSetupError, OSError, ValueError) as e:
         return _fail(report_fd, type(e).__name__, str(e))
     if report_fd is not None:
-        _write_line(report_fd, {"ok": True, "report": json.loads(report.to_json())})
+        body = {"ok": True} if report is None else {"ok": True, "report": json.loads(
+            report.to_json())}
+        _write_line(report_fd, body)
     return _exec(args.command)
+
+
+def _enter(args: argparse.Namespace) -> AppliedReport | None:
+    """Enter the handed-over ruleset, or build and enter ``--rules-file``."""
+    if args.rules_file:
+        return apply(_read_rules(args.rules_file), log=not args.no_log,
+                     best_effort=args.best_effort)
+    try:
+        enter(args.ruleset_fd, args.flags)
+    finally:
+        if args.ruleset_fd >= 0:
+            os.close(args.ruleset_fd)
+    return None
 
 
 def _exec(command: list[str]) -> int:

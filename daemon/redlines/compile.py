@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from daemon.guard import landlock as ll
-from daemon.guard.fanotify import Protection
+from daemon.guard.protection import Protection
 from policies.errors import PolicyError
 from policies.schema import Mode, Policy, RedLine
 

@@ -38,7 +38,9 @@ def emit(obj: dict[str, Any]) -> None:
 
 def session_of(pid: int) -> str | None:
     """The session a ``scratchwarden run`` child claims (its environment;
-    informational only). Read on the reporter thread, never while answering."""
+    informational only). Read from /proc only (never a marked file system),
+    so it may run while answering: for a denial it is read then, while the
+    opener is still blocked in open() and certainly alive."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
             env = f.read().split(b"\0")
@@ -57,45 +59,61 @@ def load_config(text: str) -> tuple[list[fa.Protection], frozenset[str], AgentId
     return prots, frozenset(cfg.get("audit_ids", ())), AgentIdentity.from_dict(cfg["identity"])
 
 
+Audited = tuple[fa.AccessRequest, str | None]
+MAX_PENDING_SESSIONS = 10_000
+
+
 def make_decide(identity: AgentIdentity, audit_ids: frozenset[str],
-                audits: queue.SimpleQueue[fa.AccessRequest]) -> fa.Decide:
+                audits: queue.SimpleQueue[Audited],
+                sessions: dict[int, str | None] | None = None) -> fa.Decide:
     """Allow non-agents; deny agents, except on audit-only red lines, where the
-    access is allowed and queued for reporting. No I/O: runs while answering."""
+    access is allowed and queued for reporting. Runs while answering: its only
+    I/O is the opener's /proc environ (``session_of``), read for the report
+    now, because the opener may be gone by the time the reporter runs."""
 
     def decide(request: fa.AccessRequest) -> bool:
         if not identity.is_agent(request.identity):
             return True
+        session = session_of(request.identity.pid)
         if request.red_line_id in audit_ids:
-            audits.put(request)
+            audits.put((request, session))
             return True
+        if sessions is not None:
+            if len(sessions) >= MAX_PENDING_SESSIONS:  # reports were dropped: start over
+                sessions.clear()
+            sessions[request.identity.pid] = session
         return False
 
     return decide
 
 
-def _report_audits(audits: queue.SimpleQueue[fa.AccessRequest | None]) -> None:
-    while (req := audits.get()) is not None:
+def _report_audits(audits: queue.SimpleQueue[Audited | None]) -> None:
+    while (item := audits.get()) is not None:
+        req, session = item
         i = req.identity
         emit({"event": "audit", "red_line_id": req.red_line_id, "action": req.action,
               "path": req.path, "pid": i.pid, "exe": i.exe, "uid": i.uid, "cgroup": i.cgroup,
-              "time": time.time(), "reason": "audit-mode", "session": session_of(i.pid)})
+              "time": time.time(), "reason": "audit-mode", "session": session})
 
 
 def main() -> int:
     protections, audit_ids, identity = load_config(sys.stdin.readline())
     audits: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    sessions: dict[int, str | None] = {}
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
 
     def on_denial(d: fa.Denial) -> None:
-        emit({"event": "block", **asdict(d), "session": session_of(d.pid)})
+        session = sessions.pop(d.pid) if d.pid in sessions else session_of(d.pid)
+        emit({"event": "block", **asdict(d), "session": session})
 
     def watch_stdin() -> None:
         sys.stdin.read()  # returns at EOF: the parent is gone
         done.set()
 
-    guard = fa.Guard(protections, make_decide(identity, audit_ids, audits), on_denial=on_denial)
+    guard = fa.Guard(protections, make_decide(identity, audit_ids, audits, sessions),
+                     on_denial=on_denial)
     reporter = threading.Thread(target=_report_audits, args=(audits,), daemon=True)
     reporter.start()
     threading.Thread(target=watch_stdin, daemon=True).start()

@@ -1,6 +1,8 @@
 """Red-line evidence in the inventory's audit chain: launches, blocks and drills.
 
-Kinds: ``redline-launch`` (what a ``scratchwarden run`` enforced or degraded),
+Kinds: ``redline-launch`` (what a ``scratchwarden run`` enforced or degraded,
+recorded before the command is confined and exec'd), ``redline-launch-failed``
+(the built ruleset could not be entered: the command never ran),
 ``redline-block`` / ``redline-audit`` (the guard blocked / observed an
 access: red line, action, target path or port, pid, exe, uid, cgroup,
 session, time), ``drill`` (one red line proven, or not). Never file contents.

@@ -1,5 +1,12 @@
 """``scratchwarden run``: launch an agent command (and all it starts) under the
-policy's red lines: Landlock + no_new_privs through ``daemon.guard.sandbox``.
+policy's red lines: Landlock + no_new_privs.
+
+Two ways, one set of rules: ``exec_under`` (the CLI) builds the ruleset, has
+the launch recorded, enters the ruleset and execs the command in place, like
+``env``/``setpriv`` do: no second interpreter, no supervisor process left
+behind, the command keeps the launcher's pid (the one recorded), gets signals
+directly and its exit status is the launcher's. ``run`` (library callers,
+possibly multi-threaded) starts it through ``daemon.guard.sandbox`` and waits.
 
 Refuses to launch when an ``enforce`` red line cannot be enforced on this
 kernel, unless it ``may_degrade`` (then it is launched and the degradation
@@ -16,6 +23,7 @@ import re
 import signal
 import stat
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -108,24 +116,69 @@ def prepare(policy: Policy, *, session_dir: str | None, session: str | None = No
     return Prepared(compiled, abi, session_dir, session)
 
 
-def run(argv: Sequence[str], prepared: Prepared, *, recorder: AuditRecorder | None = None,
-        env: Mapping[str, str] | None = None, cwd: str | None = None,
-        timeout: float | None = None) -> int:
-    """Launch ``argv`` under the prepared red lines; return its exit code
-    (128 + N when killed by signal N, like a shell)."""
+def _child_env(prepared: Prepared, env: Mapping[str, str] | None) -> dict[str, str]:
     child_env = dict(os.environ if env is None else env)
     if prepared.session is not None:
         child_env[SESSION_ENV] = prepared.session
-    proc, report = sandbox.spawn(argv, prepared.compiled.landlock, env=child_env, cwd=cwd)
+    return child_env
+
+
+def record_launch(recorder: AuditRecorder, prepared: Prepared, argv: Sequence[str], pid: int,
+                  report: ll.AppliedReport) -> None:
+    """The ``redline-launch`` audit entry: what is enforced on this command."""
+    recorder.append("redline-launch", prepared.session or "-", {
+        "pid": pid, "program": os.path.basename(argv[0]), "abi": prepared.abi,
+        "session_dir": prepared.session_dir,
+        "red_lines": [x.as_dict() for x in prepared.compiled.lines],
+        "landlock_enforced": list(report.enforced),
+        "landlock_not_enforced": list(report.not_enforced),
+    })
+
+
+def run(argv: Sequence[str], prepared: Prepared, *, recorder: AuditRecorder | None = None,
+        env: Mapping[str, str] | None = None, cwd: str | None = None,
+        timeout: float | None = None) -> int:
+    """Launch ``argv`` under the prepared red lines in a child and wait;
+    return its exit code (128 + N when killed by signal N, like a shell)."""
+    proc, report = sandbox.spawn(argv, prepared.compiled.landlock, env=_child_env(prepared, env),
+                                 cwd=cwd)
     if recorder is not None:
-        recorder.append("redline-launch", prepared.session or "-", {
-            "pid": proc.pid, "program": os.path.basename(argv[0]), "abi": prepared.abi,
-            "session_dir": prepared.session_dir,
-            "red_lines": [x.as_dict() for x in prepared.compiled.lines],
-            "landlock_enforced": list(report.enforced),
-            "landlock_not_enforced": list(report.not_enforced),
-        })
+        record_launch(recorder, prepared, argv, proc.pid, report)
     return _wait(proc, timeout)
+
+
+def build(prepared: Prepared) -> ll.Ruleset:
+    """Every Landlock rule of ``prepared`` in a ruleset fd; nothing restricted
+    yet. Raises (``KernelFeatureError``, ``GuardSetupError``) before anything
+    is confined or launched."""
+    return ll.build(prepared.compiled.landlock, abi=prepared.abi)
+
+
+def exec_under(argv: Sequence[str], prepared: Prepared, ruleset: ll.Ruleset, *,
+               env: Mapping[str, str] | None = None) -> int:
+    """Enter ``ruleset`` and exec ``argv`` in this process. Returns only when
+    the command could not be exec'd (127 not found, 126 not executable; the
+    red lines are in force by then); raises ``GuardSetupError`` when the
+    ruleset could not be entered (nothing was confined or exec'd). Call it
+    from a single-threaded process: Landlock confines the calling thread."""
+    child_env = _child_env(prepared, env)
+    try:
+        ll.enter(ruleset.fd, ruleset.flags)
+    finally:
+        ruleset.close()
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that
+        signal.signal(sig, signal.SIG_DFL)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(argv[0], list(argv), child_env)  # noqa: S606 - running the agent is the point
+    except FileNotFoundError:
+        print(f"scratchwarden run: {argv[0]}: command not found", file=sys.stderr)
+        return sandbox.EXIT_NOT_FOUND
+    except OSError as e:
+        print(f"scratchwarden run: {argv[0]}: cannot execute: {e.strerror}", file=sys.stderr)
+        return sandbox.EXIT_NOT_EXECUTABLE
+    return sandbox.EXIT_NOT_EXECUTABLE  # unreachable: execvpe does not return
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float | None) -> int:

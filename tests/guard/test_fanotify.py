@@ -290,3 +290,48 @@ def test_allowed_inodes_are_cached_in_the_kernel_protected_never(
     plain.write_text("changed\n")
     assert as_nobody("cat", str(plain)).returncode == 0
     assert g.stats.unprotected > before
+
+
+def test_cached_file_renamed_onto_a_literal_protected_path_is_denied(
+        tmpfs: Path, start_guard: Callable[..., fa.Guard]) -> None:
+    """The kernel cache (ignore marks) lives in the filesystem-mark group
+    only: a file judged and cached under an unprotected name, then atomically
+    renamed onto a literal protected path, is still asked about (by the
+    inode/dir-mark group) and denied."""
+    app, stage = tmpfs / "app", tmpfs / "stage"
+    for d in (app, stage):
+        d.mkdir()
+        d.chmod(0o755)
+    cred = app / "credentials"
+    cred.write_text("old\n")
+    staged = stage / "credentials.new"
+    staged.write_text("rotated = CANARY\n")
+    staged.chmod(0o644)
+    g = start_guard([fa.Protection("creds", (str(cred),)),
+                     fa.Protection("env-files", (str(tmpfs / "**" / ".env"),))],
+                    fa.allow_uids(0))
+    assert sorted(m.kind for m in g.marks) == ["filesystem", "inode", "inode"]
+    assert as_nobody("cat", str(staged)).returncode == 0  # judged unprotected: cached
+    assert g.stats.cached >= 1
+    os.replace(staged, cred)
+    denied = as_nobody("cat", str(cred))
+    assert eperm(denied) and b"CANARY" not in denied.stdout
+
+
+def test_without_the_cache_a_file_renamed_to_a_glob_protected_name_is_denied(
+        tmpfs: Path, start_guard: Callable[..., fa.Guard]) -> None:
+    """``cache_allowed=0``: every open under the filesystem mark is judged, so
+    even a file read under another name and then renamed to ``.env`` is
+    denied (the window the cache leaves open, docs/redlines.md)."""
+    app = tmpfs / "app"
+    app.mkdir()
+    app.chmod(0o755)
+    plain = app / "settings"
+    plain.write_text("TOKEN=canary\n")
+    plain.chmod(0o644)
+    g = start_guard([fa.Protection("env-files", (str(tmpfs / "**" / ".env"),))],
+                    fa.allow_uids(0), cache_allowed=0)
+    assert as_nobody("cat", str(plain)).returncode == 0
+    os.rename(plain, app / ".env")
+    assert eperm(as_nobody("cat", str(app / ".env")))
+    assert g.stats.cached == 0

@@ -4,16 +4,21 @@ compilation, table-driven; plus the systemd drop-in through the real
 
 from __future__ import annotations
 
+import os
+import queue
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from daemon.guard import fanotify as fa
 from daemon.guard import landlock as ll
 from daemon.guard.fanotify import Identity
 from daemon.redlines import compile as rc
 from daemon.redlines.drill import concrete_path
+from daemon.redlines.guardproc import make_decide
 from daemon.redlines.identity import AgentIdentity
 from daemon.redlines.run import prepare
 from daemon.redlines.systemd_dropin import exec_start_of, render_dropin
@@ -157,6 +162,32 @@ def test_agent_identity() -> None:
     only = AgentIdentity(agent_uids=frozenset({1001}), sandboxed=False)
     assert only.is_agent(_ident(1001)) and not only.is_agent(_ident(65534))
     assert AgentIdentity.from_dict(ident.to_dict()) == ident
+
+
+def test_guard_reads_the_session_of_a_denied_process_while_it_waits() -> None:
+    """The session a blocked agent claims is read when the guard decides (the
+    opener is blocked in open() then), not later by the reporter, by which
+    time a short-lived agent may be gone."""
+    env = {**os.environ, "SCRATCHWARDEN_SESSION": "s-42"}
+    agent = subprocess.Popen(["sleep", "30"], env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/proc/{agent.pid}/environ").read_bytes():  # exec still finishing
+            assert time.monotonic() < deadline, "the agent's environment never appeared"
+            time.sleep(0.01)
+        sessions: dict[int, str | None] = {}
+        audits: queue.SimpleQueue[object] = queue.SimpleQueue()
+        decide = make_decide(AgentIdentity(), frozenset({"audited"}), audits,  # type: ignore[arg-type]
+                             sessions)
+        ident = _ident(65534, pid=agent.pid)
+        assert decide(fa.AccessRequest("creds", "open", "/x/.env", ident)) is False
+        assert decide(fa.AccessRequest("audited", "open", "/x/.env", ident)) is True
+    finally:
+        agent.kill()
+        agent.wait(10)
+    assert sessions == {agent.pid: "s-42"}
+    assert audits.get_nowait() == (fa.AccessRequest("audited", "open", "/x/.env", ident),
+                                   "s-42")
 
 
 def test_systemd_dropin_passes_systemd_analyze_verify(tmp_path: Path) -> None:
