@@ -41,7 +41,7 @@ from daemon.safefs import atomic_write
 from daemon.scan.pipeline import non_regular_reason
 from daemon.scan.walk import walk
 from daemon.scan.workers import ScannerSpec, make_executor, submit_scan, warm_up
-from daemon.watch import EventSink, Handler, OverflowDetector
+from daemon.watch import ROOT_EVENTS, EventSink, Handler, OverflowDetector
 from daemon.workqueue import Pending, WorkQueue
 from inventory.records import FileObservation, FileStatus
 from inventory.store import Recording
@@ -137,7 +137,7 @@ class Daemon(EventSink):
         handler = Handler(self)
         for base in self._bases():
             if os.path.isdir(base):
-                obs.schedule(handler, base, recursive=True)
+                obs.schedule(handler, base, recursive=True, event_filter=ROOT_EVENTS)
             else:
                 log.warning("root base does not exist yet; reconcile will retry",
                             extra={"base": base})
@@ -597,7 +597,8 @@ class Daemon(EventSink):
             if hasattr(self._observer, "_watches") else set()
         if base not in watched:
             with contextlib.suppress(OSError):
-                self._observer.schedule(Handler(self), base, recursive=True)
+                self._observer.schedule(Handler(self), base, recursive=True,
+                                        event_filter=ROOT_EVENTS)
 
     def _check_observer(self) -> None:
         obs = self._observer
