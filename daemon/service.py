@@ -108,6 +108,7 @@ class Daemon(EventSink):
         self._reconciling = threading.Lock()
         self.metrics_endpoint: str | None = None
         self._new_dirs: queue.Queue[str] = queue.Queue(maxsize=10_000)
+        self._last_commit = 0.0
 
     # ---------------------------------------------------------------- setup
     def _max_inflight(self) -> int:
@@ -417,22 +418,38 @@ class Daemon(EventSink):
             old.shutdown(wait=False, cancel_futures=True)
 
     # -------------------------------------------------------------- record
+    RECORD_INTERVAL = 0.05  # seconds between the starts of two commits, at least
+    RECORD_BATCH = 500      # observations per transaction at most
+
     def _record_loop(self) -> None:
-        batch: list[tuple[str, Any]] = []
         while True:
             stopping = self.stop_event.is_set()
-            try:
-                item = self.results.get(timeout=0.05 if batch else TICK / 2)
-                batch.append(item)
-                while len(batch) < 500:
-                    batch.append(self.results.get_nowait())
-            except queue.Empty:
-                pass
+            batch = self._gather()
             if batch:
                 self._record(batch)
-                batch = []
             elif stopping and self._drained():
                 return
+
+    def _gather(self) -> list[tuple[str, Any]]:
+        """The next batch to record. A commit costs ~1.5 ms of CPU for one
+        file and ~0.3 ms per file for twenty (SQLAlchemy and SQLite
+        per-transaction work), so commits are spaced ``RECORD_INTERVAL``
+        apart: a lone observation is recorded at once, a stream of them
+        (200 files/s) goes in one transaction per interval."""
+        try:
+            batch = [self.results.get(timeout=TICK / 2)]
+        except queue.Empty:
+            return []
+        until = self._last_commit + self.RECORD_INTERVAL
+        while len(batch) < self.RECORD_BATCH:
+            left = until - time.monotonic()
+            try:
+                batch.append(self.results.get(timeout=left) if left > 0
+                             else self.results.get_nowait())
+            except queue.Empty:
+                break
+        self._last_commit = time.monotonic()
+        return batch
 
     def _drained(self) -> bool:
         with self._inflight_lock:
