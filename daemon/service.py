@@ -40,7 +40,8 @@ from daemon.roots import RootMatch, WatchRoot, match_any
 from daemon.safefs import atomic_write
 from daemon.scan.pipeline import non_regular_reason
 from daemon.scan.walk import walk
-from daemon.scan.workers import ScannerSpec, make_executor, submit_scan, warm_up
+from daemon.scan.workers import ScannerSpec, make_executor, warm_up
+from daemon.scanbatch import BATCH_BYTES, BATCH_FILES, submit_batch
 from daemon.watch import ROOT_EVENTS, EventSink, Handler, OverflowDetector
 from daemon.workqueue import Pending, WorkQueue
 from inventory.records import FileObservation, FileStatus
@@ -95,7 +96,7 @@ class Daemon(EventSink):
         self.reconcile_flag = threading.Event()
         self.started_at = datetime.now(UTC)
         self._threads: list[threading.Thread] = []
-        self._inflight: dict[Future[FileObservation], Pending] = {}
+        self._inflight: dict[Future[list[FileObservation]], list[Pending]] = {}
         self._inflight_lock = threading.Lock()
         self._slots = threading.Semaphore(self._max_inflight())
         self._executor: Executor | None = None
@@ -112,7 +113,8 @@ class Daemon(EventSink):
 
     # ---------------------------------------------------------------- setup
     def _max_inflight(self) -> int:
-        return max(4, 8 * self._worker_count())
+        """Tasks in flight: one running and one waiting per worker."""
+        return 2 * self._worker_count()
 
     def _worker_count(self) -> int:
         return self.config.workers or (os.cpu_count() or 1)
@@ -331,62 +333,98 @@ class Daemon(EventSink):
 
     # ------------------------------------------------------------ dispatch
     def _dispatch_loop(self) -> None:
+        """One task per free slot: the files due now, batched (``scanbatch``).
+        A slot is a task, and there are two per worker: one running, one
+        waiting in the pipe so a worker never idles between tasks, while
+        everything else stays in the queue where it coalesces and batches."""
         while not self.stop_event.is_set():
             if self._over_budget():
                 self.stop_event.wait(0.2)
                 continue
             if not self._slots.acquire(timeout=TICK):
                 continue
-            items = self.queue.take_due(time.monotonic(), 1, timeout=TICK)
-            if not items:
+            batch = self._next_batch()
+            if batch:
+                self._submit(batch)
+            else:
                 self._slots.release()
-                continue
-            self._dispatch(items[0])
 
-    def _dispatch(self, item: Pending) -> None:
+    def _next_batch(self) -> list[Pending]:
+        """Due files to scan in one task: waits up to a tick for the first,
+        then takes only what is already due. A file that would overflow
+        ``BATCH_BYTES`` goes back to lead the next batch."""
+        batch: list[Pending] = []
+        size = 0
+        while len(batch) < BATCH_FILES and size < BATCH_BYTES:
+            items = self.queue.take_due(time.monotonic(), 1, timeout=0 if batch else TICK)
+            if not items:
+                break
+            item, st_size = items[0], self._admit(items[0])
+            if st_size is None:
+                continue
+            if batch and size + st_size > BATCH_BYTES and self.queue.put_back(item):
+                break
+            batch.append(item)
+            size += st_size
+        return batch
+
+    def _admit(self, item: Pending) -> int | None:
+        """The size of a file to scan now; None when it is gone, unchanged, or
+        big and outside the heavy window (it is queued again for later)."""
         try:
             st = os.lstat(item.path)
         except FileNotFoundError:
-            self._slots.release()
-            return
+            return None
         if non_regular_reason(st.st_mode) is None and self._unchanged(item.path, st):
             self.counters.unchanged_skipped += 1
-            self._slots.release()
-            return
+            return None
         if st.st_size >= self.config.heavy_bytes > 0 and not self._in_heavy_window():
             self.queue.put(item.path, time.monotonic() + 60, item.first_event, item.root)
-            self._slots.release()
-            return
+            return None
+        return st.st_size
+
+    def _submit(self, batch: list[Pending]) -> None:
         assert self._executor is not None
         try:
-            fut = submit_scan(self._executor, item.path)
+            fut = submit_batch(self._executor, [item.path for item in batch])
         except (BrokenProcessPool, RuntimeError):
             self._restart_workers()
-            self.queue.put(item.path, time.monotonic() + 1, item.first_event, item.root)
+            for item in batch:
+                self.queue.put(item.path, time.monotonic() + 1, item.first_event, item.root)
             self._slots.release()
             return
         with self._inflight_lock:
-            self._inflight[fut] = item
+            self._inflight[fut] = batch
         fut.add_done_callback(self._scan_done)
 
-    def _scan_done(self, fut: Future[FileObservation]) -> None:
+    def _scan_done(self, fut: Future[list[FileObservation]]) -> None:
         with self._inflight_lock:
-            item = self._inflight.pop(fut, None)
+            batch = self._inflight.pop(fut, None)
         self._slots.release()
-        if item is None:
+        if batch is None:
             return
+        for item, obs in zip(batch, self._observations(fut, batch), strict=True):
+            self._post(("observed", (item, obs)))
+
+    def _observations(self, fut: Future[list[FileObservation]],
+                      batch: list[Pending]) -> list[FileObservation]:
+        """One observation per file of the batch; a failed task makes every
+        file of it unscannable with the reason (a reconcile retries them)."""
         try:
-            obs = fut.result()
+            found = fut.result()
+            if len(found) == len(batch):
+                return found
+            reason = "worker-error:short-batch"
         except BrokenProcessPool:
             self.counters.worker_restarts += 1
             if self.metrics is not None:
                 self.metrics.worker_restarted()
-            obs = FileObservation(item.path, FileStatus.UNSCANNABLE, reason="worker-crashed")
             self.reconcile_flag.set()
+            reason = "worker-crashed"
         except Exception as e:  # noqa: BLE001
-            obs = FileObservation(item.path, FileStatus.UNSCANNABLE,
-                                  reason=f"worker-error:{type(e).__name__}")
-        self._post(("observed", (item, obs)))
+            reason = f"worker-error:{type(e).__name__}"
+        return [FileObservation(item.path, FileStatus.UNSCANNABLE, reason=reason)
+                for item in batch]
 
     BUDGET_WINDOW = 10.0
 
@@ -672,7 +710,7 @@ class Daemon(EventSink):
     def status(self) -> dict[str, Any]:
         c = self.counters
         with self._inflight_lock:
-            inflight = len(self._inflight)
+            inflight = sum(len(batch) for batch in self._inflight.values())
         return {
             "pid": os.getpid(), "node": self.node, "started_at": self.started_at.isoformat(),
             "roots": [r.pattern for r in self.roots], "queue_depth": len(self.queue),
