@@ -40,8 +40,9 @@ from daemon.roots import RootMatch, WatchRoot, match_any
 from daemon.safefs import atomic_write
 from daemon.scan.pipeline import non_regular_reason
 from daemon.scan.walk import walk
-from daemon.scan.workers import ScannerSpec, make_executor, warm_up
+from daemon.scan.workers import ScannerSpec, make_executor
 from daemon.scanbatch import BATCH_BYTES, BATCH_FILES, submit_batch
+from daemon.warmup import warm_workers
 from daemon.watch import ROOT_EVENTS, EventSink, Handler, OverflowDetector
 from daemon.workqueue import Pending, WorkQueue
 from inventory.records import FileObservation, FileStatus
@@ -131,7 +132,7 @@ class Daemon(EventSink):
                            max_file_bytes=self.config.limits.max_file_bytes)
         self._executor = make_executor(spec, self._worker_count(), self.config.worker_max_files)
         if warm:
-            warm_up(self._executor, self._worker_count())
+            warm_workers(self._executor, self._worker_count(), self.state_dir)
 
     def _start_observer(self) -> None:
         from watchdog.observers.inotify import InotifyObserver

@@ -1,6 +1,6 @@
 """Batched scan tasks: the dispatcher hands a worker every small file that is
 due, in one task. Driven on a Daemon that is not running (real files, real
-queue); the process pool runs for real in a child process."""
+queue); the process pool and the warm-up run for real in a child process."""
 
 from __future__ import annotations
 
@@ -123,29 +123,29 @@ def test_one_failing_file_does_not_cost_the_batch(monkeypatch: pytest.MonkeyPatc
         ("/c", FileStatus.SCANNED, None)]
 
 
-# ------------------------------------------------------------ the real pool
+# ------------------------------------------------------- the real pool, warm
 
 POOL_SCRIPT = r"""
 import json, os, sys
 from pathlib import Path
 from daemon.scan.workers import ScannerSpec, make_executor
 from daemon.scanbatch import submit_batch
-from daemon.scan.workers import warm_up
+from daemon.warmup import warm_workers
 state, files = Path(sys.argv[1]), sys.argv[2:]
 ex = make_executor(ScannerSpec(state_dir=str(state), use_ner=False), 2)
 try:
-    warmed = warm_up(ex, 2)
+    warmed = warm_workers(ex, 2, state)
     obs = submit_batch(ex, files).result(timeout=120)
 finally:
     ex.shutdown(wait=True)
-print(json.dumps({"warmed": warmed,
+print(json.dumps({"warmed": warmed, "left": os.path.exists(state / "warmup"),
                   "obs": [[o.path, o.status.value, o.reason,
                            sorted({f.entity_type for f in o.findings})] for o in obs]}))
 """
 
 
 @pytest.mark.slow
-def test_a_batch_scans_in_a_real_worker_one_observation_per_path(tmp_path: Path) -> None:
+def test_a_batch_scans_in_a_real_worker_after_every_worker_warmed(tmp_path: Path) -> None:
     files = []
     for i in range(3):
         p = tmp_path / f"n{i}.txt"
@@ -157,7 +157,19 @@ def test_a_batch_scans_in_a_real_worker_one_observation_per_path(tmp_path: Path)
     out = subprocess.run([sys.executable, "-c", POOL_SCRIPT, str(tmp_path / "state"), *files],
                          cwd=REPO, capture_output=True, text=True, timeout=300, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["warmed"] == 2
+    assert got["warmed"] == 2 and got["left"] is False
     assert [o[0] for o in got["obs"]] == files  # in order, one per path
     assert all(o[1:3] == ["scanned", None] and "EMAIL_ADDRESS" in o[3] for o in got["obs"][:3])
     assert got["obs"][3][1] == "unscannable" and got["obs"][4][1:3] == ["skipped", "fifo"]
+
+
+@pytest.mark.slow
+def test_inline_warm_up_scans_in_this_process_and_leaves_no_sample(tmp_path: Path) -> None:
+    from daemon.scan.workers import InlineExecutor, ScannerSpec, make_executor
+    from daemon.warmup import warm_workers
+
+    state = tmp_path / "state"
+    ex = make_executor(ScannerSpec(state_dir=str(state), use_ner=False), 1)
+    assert isinstance(ex, InlineExecutor)
+    assert warm_workers(ex, 1, state) == 1
+    assert not (state / "warmup").exists()
