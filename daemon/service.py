@@ -391,7 +391,9 @@ class Daemon(EventSink):
         except (BrokenProcessPool, RuntimeError):
             self._restart_workers()
             for item in batch:
-                self.queue.put(item.path, time.monotonic() + 1, item.first_event, item.root)
+                if not self.queue.put(item.path, time.monotonic() + 1, item.first_event,
+                                      item.root):
+                    self._on_overflow("queue-full")  # a reconcile finds it
             self._slots.release()
             return
         with self._inflight_lock:
