@@ -273,13 +273,15 @@ def main() -> None:
     print(f"\nscratchwarden daemon latency ({mode}, workers={args.workers or os.cpu_count()}, "
           f"{os.cpu_count()} cores)")
     print(f"{'load':38} {'files':>7} {'missing':>7} {'p50 s':>7} {'p99 s':>8} "
-          f"{'peak RSS MB':>11} {'CPU s':>7}")
+          f"{'peak RSS MB':>11} {'CPU s':>7} {'CPU s/1k':>8}")
     for name, n, missing, p50, p99, rss, cpu in rows:
         last = "all recorded after" if name.startswith("burst") else ""
+        per_k = f"{1000 * cpu / n:8.2f}" if n else f"{'':8}"
         print(f"{name:38} {n:7d} {missing:7d} {p50:7.3f} {p99:8.3f} {rss / 2**20:11.0f} "
-              f"{cpu:7.1f} {last}")
+              f"{cpu:7.1f} {per_k} {last}")
     print("(burst row: the p99 column is the seconds from the first write until every "
-          "file was recorded)")
+          "file was recorded; CPU s/1k: CPU seconds of the daemon, its forkserver and "
+          "workers per 1000 files)")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class WorkQueue:
         self._items: dict[str, Pending] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
+        self._front = 0  # put_back entries sort before equal due times
         self._cond = threading.Condition()
         self._closed = False
 
@@ -53,6 +54,19 @@ class WorkQueue:
             heapq.heappush(self._heap, (due, self._seq, path))
             if len(self._heap) > 4 * self.capacity + 64:
                 self._compact()
+            self._cond.notify()
+            return True
+
+    def put_back(self, item: Pending) -> bool:
+        """Return an item just taken so that it is the next one taken (ahead
+        of other items due at the same time). False when the queue is full or
+        the path was queued again meanwhile (then nothing changes)."""
+        with self._cond:
+            if item.path in self._items or len(self._items) >= self.capacity:
+                return False
+            self._items[item.path] = item
+            self._front -= 1
+            heapq.heappush(self._heap, (item.due, self._front, item.path))
             self._cond.notify()
             return True
 

@@ -1,0 +1,175 @@
+"""Batched scan tasks: the dispatcher hands a worker every small file that is
+due, in one task. Driven on a Daemon that is not running (real files, real
+queue); the process pool and the warm-up run for real in a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from daemon import scanbatch
+from daemon.config import NodeConfig
+from daemon.scan import workers
+from daemon.scanbatch import BATCH_BYTES, BATCH_FILES
+from daemon.service import Daemon
+from daemon.workqueue import Pending
+from inventory.records import FileObservation, FileStatus
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _daemon(tmp: Path) -> Daemon:
+    root = tmp / "root"
+    (root / "s1").mkdir(parents=True, exist_ok=True)
+    config = NodeConfig(roots=[str(root) + "/{session}"], state_dir=tmp / "state",
+                        metrics_address=None, workers=2)
+    return Daemon(config)
+
+
+def _queue_files(d: Daemon, tmp: Path, sizes: list[int]) -> list[str]:
+    paths = []
+    for i, size in enumerate(sizes):
+        p = tmp / "root" / "s1" / f"f{i:03d}.txt"
+        p.write_bytes(b"x" * size)
+        d.queue.put(str(p), due=0.0, event_time=float(i))
+        paths.append(str(p))
+    return paths
+
+
+# ------------------------------------------------------------- dispatching
+
+def test_due_files_are_batched_up_to_the_file_limit(tmp_path: Path) -> None:
+    d = _daemon(tmp_path)
+    paths = _queue_files(d, tmp_path, [100] * (BATCH_FILES + 3))
+    first = d._next_batch()
+    assert [i.path for i in first] == paths[:BATCH_FILES]
+    assert [i.path for i in d._next_batch()] == paths[BATCH_FILES:]
+    assert len(d.queue) == 0
+
+
+def test_a_file_that_would_overflow_the_byte_limit_leads_the_next_batch(
+        tmp_path: Path) -> None:
+    d = _daemon(tmp_path)
+    paths = _queue_files(d, tmp_path, [1000, 1000, BATCH_BYTES, 10])
+    assert [i.path for i in d._next_batch()] == paths[:2]
+    big = d._next_batch()
+    assert [i.path for i in big] == [paths[2]]  # alone: it fills a batch
+    assert big[0].first_event == 2.0            # its latency still counts from its event
+    assert [i.path for i in d._next_batch()] == paths[3:]
+
+
+def test_put_back_goes_first_unless_the_path_was_queued_again(tmp_path: Path) -> None:
+    d = _daemon(tmp_path)
+    d.queue.put("/a", due=1.0, event_time=1.0)
+    d.queue.put("/b", due=1.0, event_time=1.0)
+    [a] = d.queue.take_due(now=2.0, limit=1, timeout=0)
+    [b] = d.queue.take_due(now=2.0, limit=1, timeout=0)
+    assert d.queue.put_back(b)
+    d.queue.put("/c", due=1.0, event_time=1.0)
+    assert d.queue.put("/a", due=1.5, event_time=1.5)
+    assert not d.queue.put_back(a)  # queued again meanwhile: the newer entry stands
+    assert [i.path for i in d.queue.take_due(now=2.0, limit=5, timeout=0)] == ["/b", "/c", "/a"]
+
+
+def test_gone_and_unchanged_files_are_not_dispatched(tmp_path: Path) -> None:
+    d = _daemon(tmp_path)
+    paths = _queue_files(d, tmp_path, [10, 10, 10])
+    os.unlink(paths[0])
+    st = os.lstat(paths[1])
+    os.utime(paths[1], ns=(st.st_atime_ns, st.st_mtime_ns - 10_000_000_000))
+    st = os.lstat(paths[1])
+    d._known[paths[1]] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    assert [i.path for i in d._next_batch()] == [paths[2]]
+    assert d.counters.unchanged_skipped == 1
+
+
+def test_a_broken_pool_makes_every_file_of_the_task_unscannable(tmp_path: Path) -> None:
+    d = _daemon(tmp_path)
+    batch = [Pending(f"/r/s1/{n}", 0.0, 0.0) for n in "abc"]
+    fut: Future[list[FileObservation]] = Future()
+    fut.set_exception(BrokenProcessPool("a worker died"))
+    got = d._observations(fut, batch)
+    assert [(o.path, o.status, o.reason) for o in got] == [
+        (i.path, FileStatus.UNSCANNABLE, "worker-crashed") for i in batch]
+    assert d.reconcile_flag.is_set()  # a reconcile retries them
+
+
+def test_a_short_answer_is_never_zipped_onto_the_wrong_files(tmp_path: Path) -> None:
+    d = _daemon(tmp_path)
+    batch = [Pending("/r/s1/a", 0.0, 0.0), Pending("/r/s1/b", 0.0, 0.0)]
+    fut: Future[list[FileObservation]] = Future()
+    fut.set_result([FileObservation("/r/s1/a", FileStatus.SCANNED)])
+    assert {o.reason for o in d._observations(fut, batch)} == {"worker-error:short-batch"}
+
+
+def test_one_failing_file_does_not_cost_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    def scan(path: str) -> FileObservation:
+        if path.endswith("bad"):
+            raise MemoryError
+        return FileObservation(path, FileStatus.SCANNED)
+
+    monkeypatch.setattr(workers, "_scan_in_worker", scan)
+    got = scanbatch.scan_paths(["/a", "/bad", "/c"])
+    assert [(o.path, o.status, o.reason) for o in got] == [
+        ("/a", FileStatus.SCANNED, None),
+        ("/bad", FileStatus.UNSCANNABLE, "worker-error:MemoryError"),
+        ("/c", FileStatus.SCANNED, None)]
+
+
+# ------------------------------------------------------- the real pool, warm
+
+POOL_SCRIPT = r"""
+import json, os, sys
+from pathlib import Path
+from daemon.scan.workers import ScannerSpec, make_executor
+from daemon.scanbatch import submit_batch
+from daemon.warmup import warm_workers
+state, files = Path(sys.argv[1]), sys.argv[2:]
+ex = make_executor(ScannerSpec(state_dir=str(state), use_ner=False), 2)
+try:
+    warmed = warm_workers(ex, 2, state)
+    obs = submit_batch(ex, files).result(timeout=120)
+finally:
+    ex.shutdown(wait=True)
+print(json.dumps({"warmed": warmed, "left": os.path.exists(state / "warmup"),
+                  "obs": [[o.path, o.status.value, o.reason,
+                           sorted({f.entity_type for f in o.findings})] for o in obs]}))
+"""
+
+
+@pytest.mark.slow
+def test_a_batch_scans_in_a_real_worker_after_every_worker_warmed(tmp_path: Path) -> None:
+    files = []
+    for i in range(3):
+        p = tmp_path / f"n{i}.txt"
+        p.write_text(f"write to user{i}@example.org\n")
+        files.append(str(p))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    files += [str(tmp_path / "missing.txt"), str(fifo)]
+    out = subprocess.run([sys.executable, "-c", POOL_SCRIPT, str(tmp_path / "state"), *files],
+                         cwd=REPO, capture_output=True, text=True, timeout=300, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["warmed"] == 2 and got["left"] is False
+    assert [o[0] for o in got["obs"]] == files  # in order, one per path
+    assert all(o[1:3] == ["scanned", None] and "EMAIL_ADDRESS" in o[3] for o in got["obs"][:3])
+    assert got["obs"][3][1] == "unscannable" and got["obs"][4][1:3] == ["skipped", "fifo"]
+
+
+@pytest.mark.slow
+def test_inline_warm_up_scans_in_this_process_and_leaves_no_sample(tmp_path: Path) -> None:
+    from daemon.scan.workers import InlineExecutor, ScannerSpec, make_executor
+    from daemon.warmup import warm_workers
+
+    state = tmp_path / "state"
+    ex = make_executor(ScannerSpec(state_dir=str(state), use_ner=False), 1)
+    assert isinstance(ex, InlineExecutor)
+    assert warm_workers(ex, 1, state) == 1
+    assert not (state / "warmup").exists()
