@@ -14,6 +14,7 @@ import stat
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,12 @@ def _scan_in_worker(path: str) -> FileObservation:
     return result
 
 
+def _scan_many_in_worker(paths: list[str]) -> list[FileObservation]:
+    assert _scanner is not None, "worker not initialised"
+    result: list[FileObservation] = _scanner.scan_many(paths)
+    return result
+
+
 class InlineExecutor(Executor):
     """One process, no pool: for ``--jobs 1`` and for tests."""
 
@@ -78,6 +85,8 @@ class InlineExecutor(Executor):
         try:
             if fn is _scan_in_worker:
                 fut.set_result(self._scanner.scan(*args))
+            elif fn is _scan_many_in_worker:
+                fut.set_result(self._scanner.scan_many(*args))
             else:
                 fut.set_result(fn(*args, **kwargs))
         except BaseException as e:  # noqa: BLE001 - delivered through the future
@@ -112,6 +121,18 @@ def warm_up(executor: Executor, workers: int, timeout: float = 300.0) -> int:
 
 def submit_scan(executor: Executor, path: str) -> Future[FileObservation]:
     return executor.submit(_scan_in_worker, path)
+
+
+def submit_scan_batch(executor: Executor, paths: Sequence[str]
+                      ) -> Future[list[FileObservation]]:
+    """Scan several small files in ONE worker task: the future gives one
+    observation per path, in order (``Scanner.scan_many``: the same results as
+    ``submit_scan`` per path, NER run once over all their text). Worth it for
+    bursts of small files (< 64 KB: bigger ones are scanned one by one inside
+    the task); keep a batch to a few dozen files so one task stays short. A
+    worker that dies fails the whole batch's future: resubmit its paths one by
+    one with ``submit_scan`` to learn which file it was."""
+    return executor.submit(_scan_many_in_worker, list(paths))
 
 
 class ContentDedupingSubmitter:
