@@ -1,6 +1,7 @@
 """One-shot scans: walk the given paths, scan every file (in workers when
-asked), hand each observation to a sink (the CLI's output) and record them in
-the inventory in batches."""
+asked; each distinct content once, see ``ContentDedupingSubmitter``), hand
+each observation to a sink (the CLI's output) and record them in the inventory
+in batches."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.scan.walk import walk
-from daemon.scan.workers import ScannerSpec, make_executor, submit_scan
+from daemon.scan.workers import ContentDedupingSubmitter, ScannerSpec, make_executor
 from inventory.records import FileObservation, FileStatus
 
 BATCH = 200
@@ -67,11 +68,12 @@ def run_scan(job: ScanJob, sink: Callable[[FileObservation], None], store: Any |
     targets = list(iter_targets(job.paths))
     bar = _Progress(len(targets)) if progress else None
     executor = make_executor(spec, job.jobs)
+    submitter = ContentDedupingSubmitter(executor)   # a duplicate is scanned once, not per worker
     try:
         inflight: dict[Future[FileObservation], tuple[str, str]] = {}
         limit = max(4, 4 * max(job.jobs, 1))
         for root, path in targets:
-            inflight[submit_scan(executor, path)] = (root, path)
+            inflight[submitter.submit(path)] = (root, path)
             if len(inflight) >= limit:
                 _drain(inflight, done, bar, FIRST_COMPLETED)
         _drain(inflight, done, bar, None)

@@ -10,13 +10,17 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import stat
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inventory.records import FileObservation
+from inventory.records import FileObservation, FileStatus
 
 _scanner: Any = None
 
@@ -64,6 +68,12 @@ def _scan_in_worker(path: str) -> FileObservation:
     return result
 
 
+def _scan_many_in_worker(paths: list[str]) -> list[FileObservation]:
+    assert _scanner is not None, "worker not initialised"
+    result: list[FileObservation] = _scanner.scan_many(paths)
+    return result
+
+
 class InlineExecutor(Executor):
     """One process, no pool: for ``--jobs 1`` and for tests."""
 
@@ -75,6 +85,8 @@ class InlineExecutor(Executor):
         try:
             if fn is _scan_in_worker:
                 fut.set_result(self._scanner.scan(*args))
+            elif fn is _scan_many_in_worker:
+                fut.set_result(self._scanner.scan_many(*args))
             else:
                 fut.set_result(fn(*args, **kwargs))
         except BaseException as e:  # noqa: BLE001 - delivered through the future
@@ -109,3 +121,105 @@ def warm_up(executor: Executor, workers: int, timeout: float = 300.0) -> int:
 
 def submit_scan(executor: Executor, path: str) -> Future[FileObservation]:
     return executor.submit(_scan_in_worker, path)
+
+
+def submit_scan_batch(executor: Executor, paths: Sequence[str]
+                      ) -> Future[list[FileObservation]]:
+    """Scan several small files in ONE worker task: the future gives one
+    observation per path, in order (``Scanner.scan_many``: the same results as
+    ``submit_scan`` per path, NER run once over all their text). Worth it for
+    bursts of small files (< 64 KB: bigger ones are scanned one by one inside
+    the task); keep a batch to a few dozen files so one task stays short. A
+    worker that dies fails the whole batch's future: resubmit its paths one by
+    one with ``submit_scan`` to learn which file it was."""
+    return executor.submit(_scan_many_in_worker, list(paths))
+
+
+class ContentDedupingSubmitter:
+    """Submits scans so that each distinct content is scanned once across ALL
+    workers, not once per worker (``Scanner``'s cache is per process, so a
+    duplicate that lands on another worker would be extracted and scanned again).
+
+    ``submit(path)`` stats and hashes the file in the calling process (SHA-256,
+    hundreds of MB/s: small next to a scan). A regular file whose (digest, name
+    suffix) matches a scan already submitted is not sent to a worker: its
+    future resolves, when that first scan completes, to the first scan's
+    findings, mime and reason with this file's own path and stat fields (the
+    same thing ``Scanner``'s content cache gives). It IS scanned by a worker
+    when the first scan did not end ``scanned`` with that digest (e.g. it timed
+    out, or its file changed meanwhile), when the file changed while it was
+    hashed, or when it cannot be read here (the worker records why).
+    Remembers the last ``max_entries`` contents. Thread-safe. Additive to
+    ``submit_scan``, which stays as it was."""
+
+    def __init__(self, executor: Executor, max_entries: int = 4096) -> None:
+        self.executor = executor
+        self.max_entries = max_entries
+        self._firsts: OrderedDict[tuple[str, str], Future[FileObservation]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.deduplicated = 0
+
+    def submit(self, path: str) -> Future[FileObservation]:
+        key_st = _content_key(path)
+        if key_st is None:
+            return submit_scan(self.executor, path)
+        key, st = key_st
+        with self._lock:
+            first = self._firsts.get(key)
+            if first is None:
+                fut = submit_scan(self.executor, path)
+                self._firsts[key] = fut
+                while len(self._firsts) > self.max_entries:
+                    self._firsts.popitem(last=False)
+                return fut
+            self._firsts.move_to_end(key)
+            self.deduplicated += 1
+        dup: Future[FileObservation] = Future()
+        first.add_done_callback(lambda f: self._resolve(dup, f, path, st, key[0]))
+        return dup
+
+    def _resolve(self, dup: Future[FileObservation], first: Future[FileObservation],
+                 path: str, st: os.stat_result, digest: str) -> None:
+        obs = None if first.cancelled() or first.exception() is not None else first.result()
+        if obs is not None and obs.status is FileStatus.SCANNED and obs.sha256 == digest:
+            dup.set_result(_same_content(obs, path, st))
+            return
+        try:
+            again = submit_scan(self.executor, path)
+        except BaseException as e:  # noqa: BLE001 - e.g. the pool shut down: tell the caller
+            dup.set_exception(e)
+            return
+        again.add_done_callback(lambda f: _copy_outcome(f, dup))
+
+
+def _content_key(path: str) -> tuple[tuple[str, str], os.stat_result] | None:
+    """((sha256, suffix), stat) of a regular file that did not change while it
+    was hashed; None when that cannot be said here (the worker will report)."""
+    from daemon.scan.pipeline import _unchanged, sha256_file
+
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        digest = sha256_file(path)
+    except OSError:
+        return None
+    if not _unchanged(path, st):
+        return None
+    return (digest, os.path.splitext(path)[1].lower()), st
+
+
+def _same_content(first: FileObservation, path: str, st: os.stat_result) -> FileObservation:
+    """``first``'s scan result for another file with the same content."""
+    return dataclasses.replace(first, path=path, size=st.st_size, inode=st.st_ino,
+                               device=st.st_dev, mtime_ns=st.st_mtime_ns,
+                               scan_seconds=0.0, cpu_seconds=0.0)
+
+
+def _copy_outcome(src: Future[FileObservation], dst: Future[FileObservation]) -> None:
+    if src.cancelled():
+        dst.cancel()
+    elif (e := src.exception()) is not None:
+        dst.set_exception(e)
+    else:
+        dst.set_result(src.result())

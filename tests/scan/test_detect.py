@@ -262,6 +262,59 @@ def test_value_inside_overlap_reported_once(detector: Detector) -> None:
     assert emails == [(start, start + len(email))]
 
 
+@pytest.mark.slow
+def test_detect_many_returns_what_detect_returns(detector: Detector) -> None:
+    """Batching NER across chunks and texts changes nothing in the findings."""
+    long_text = _filler(12_000) + " Yesterday Barack Obama met Angela Merkel in Berlin. " \
+        + _filler(9_000) + " Write to jane.roe@example.org or call 212-555-0187. "
+    items: list[tuple[str, tuple[str, ...]]] = [
+        ("I spoke with Jennifer Lopez in Chicago about the invoice.", ()),
+        ("", ()),
+        ("name: Ryan Miller\nstatus: active\ncity: Dublin\nphone: (415) 555-0132\n",
+         ("name", "city", "phone")),
+        (long_text, ()),
+        ("2025-01-02T10:00:00Z INFO GET /api/v1/items/7 200 12ms\n" * 40, ()),
+    ]
+    many = detector.detect_many(items)
+    assert many == [detector.detect(text, context) for text, context in items]
+    assert {"PERSON", "LOCATION", "EMAIL_ADDRESS"} <= {f.entity_type for f in many[3]}
+    assert many[1] == []
+
+
+def test_detect_many_of_nothing() -> None:
+    assert Detector(use_ner=False).detect_many([]) == []
+
+
+@pytest.mark.parametrize(("lengths", "max_docs", "max_chars", "sizes"), [
+    ([], 4, 100, []),
+    ([10] * 9, 4, 100, [4, 4, 1]),           # bounded by count
+    ([60, 30, 20, 90, 5], 10, 100, [2, 1, 2]),  # bounded by characters
+    ([500, 10, 10], 10, 100, [1, 2]),        # one doc longer than the bound goes alone
+])
+def test_ner_batch_sizes(lengths: list[int], max_docs: int, max_chars: int,
+                         sizes: list[int]) -> None:
+    from daemon.scan.detect import _batch_sizes
+
+    assert list(_batch_sizes(lengths, max_docs, max_chars)) == sizes
+
+
+@pytest.mark.slow
+def test_ner_failure_is_unscannable_without_value(detector: Detector,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from policies.errors import Unscannable
+
+    planted_name = "Quentin Zebulon"
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise ValueError(f"could not handle {planted_name}")
+
+    monkeypatch.setattr(detector.analyzer.nlp_engine, "process_batch", broken)
+    with pytest.raises(Unscannable) as info:
+        detector.detect_many([(f"I met {planted_name} in Paris yesterday.", ())])
+    assert info.value.reason == "detect-error"
+    assert planted_name not in str(info.value) and info.value.__cause__ is None
+
+
 def test_bad_chunk_settings_rejected() -> None:
     with pytest.raises(ConfigError, match="chunk_overlap"):
         Detector(chunk_chars=100, chunk_overlap=80, use_ner=False)

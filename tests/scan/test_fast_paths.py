@@ -255,3 +255,47 @@ def test_iso_dates_are_not_phone_candidates(text: str, windows: int) -> None:
     from daemon.scan.recognizers.pii import phone_candidate_windows
 
     assert len(phone_candidate_windows(text)) == windows
+
+
+# ----------------------------------------------------------------------------- sentence gating
+
+_ORDINARY = ("The report shows that our team will review the numbers this quarter. "
+             "Then check the invoice again before the meeting and then sign the contract. ")
+
+
+def _long(*sentences: str) -> str:
+    body = "".join(sentences)
+    return (_ORDINARY * (SHORT_PROSE_CHARS // len(_ORDINARY) + 1)) + body + _ORDINARY * 3
+
+
+def test_long_prose_sends_only_sentences_with_a_name_like_capital() -> None:
+    text = _long("Yesterday I spoke with Maria about the order. ",
+                 "Our office number is 212-555-0187 for the team. ",
+                 "the team moved to Chicago last month. ")
+    assert len(text) > SHORT_PROSE_CHARS
+    regions = ner_regions(text)
+    sent = "".join(text[s:e] for s, e in regions)
+    assert "Maria" in sent and "Chicago" in sent
+    assert "212-555-0187" not in sent               # nothing NER could tag there
+    assert "The report shows" not in sent           # opened by ordinary words only
+    assert sum(e - s for s, e in regions) < len(text) // 2
+
+
+def test_sentence_opening_name_counts_when_not_an_ordinary_word() -> None:
+    """``Maria`` opening a sentence is a trigger (``maria`` never occurs);
+    ``Then`` is not (``then`` occurs in lower case in the text)."""
+    text = _long("Maria called about the invoice. ", "please call back soon. ")
+    sent = "".join(text[s:e] for s, e in ner_regions(text))
+    assert "Maria called" in sent and "please call back" not in sent
+
+
+def test_wrapped_sentence_is_kept_whole() -> None:
+    text = _long("After the review the whole team moved to\nChicago last month. ")
+    sent = "".join(text[s:e] for s, e in ner_regions(text))
+    assert "After the review the whole team moved to\nChicago last month." in sent
+
+
+def test_name_dense_prose_goes_to_ner_whole() -> None:
+    line = "Maria Lopez met James Smith in Boston. John Adams flew to Denver. "
+    text = line * (SHORT_PROSE_CHARS // len(line) + 2)
+    assert ner_regions(text) == [(0, len(text))]

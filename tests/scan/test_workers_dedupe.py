@@ -1,0 +1,146 @@
+"""ContentDedupingSubmitter: each distinct content scanned once across workers.
+
+Real scans (pattern-only Scanner, in the inline executor and in a real
+process pool); one stub executor for the fallback path, whose trigger (a first
+scan that timed out) cannot be produced on demand."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import Executor, Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.scan.workers import ContentDedupingSubmitter, InlineExecutor, ScannerSpec
+from inventory.records import FileObservation, FileStatus
+
+TEXT = "Write to jane.roe@example.org or call the desk.\n"
+
+
+def _tree(tmp_path: Path) -> list[Path]:
+    paths = []
+    for i, (name, text) in enumerate([("a.txt", TEXT), ("b.txt", "nothing to see\n"),
+                                      ("a-copy.txt", TEXT), ("a-again.txt", TEXT),
+                                      ("a-as.log", TEXT)]):
+        d = tmp_path / f"session-{i}"
+        d.mkdir()
+        (d / name).write_text(text)
+        paths.append(d / name)
+    return paths
+
+
+def _check(obs: dict[Path, FileObservation], paths: list[Path]) -> None:
+    first = obs[paths[0]]
+    assert first.status is FileStatus.SCANNED and first.findings
+    for p in (paths[2], paths[3]):               # same content, same suffix: reused
+        o = obs[p]
+        st = os.lstat(p)
+        assert o.path == str(p) and o.status is FileStatus.SCANNED
+        assert (o.inode, o.size, o.mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+        assert o.findings == first.findings and o.sha256 == first.sha256
+        assert o.mime == first.mime
+    assert obs[paths[1]].findings == ()
+    assert obs[paths[4]].findings == first.findings   # other suffix: scanned on its own
+
+
+def test_duplicates_reuse_the_first_scan_inline(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    paths = _tree(tree)
+    submitter = ContentDedupingSubmitter(InlineExecutor(ScannerSpec(str(state), use_ner=False)))
+    obs = {p: submitter.submit(str(p)).result() for p in paths}
+    _check(obs, paths)
+    assert submitter.deduplicated == 2
+
+
+_POOL_PROBE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1] + "/tests/scan")
+from test_workers_dedupe import _check, _tree
+from daemon.scan.workers import ContentDedupingSubmitter, ScannerSpec, make_executor
+tmp = Path(sys.argv[2])
+(tmp / "state").mkdir()
+(tmp / "tree").mkdir()
+paths = _tree(tmp / "tree")
+executor = make_executor(ScannerSpec(str(tmp / "state"), use_ner=False), jobs=2)
+try:
+    submitter = ContentDedupingSubmitter(executor)
+    futures = {p: submitter.submit(str(p)) for p in paths}
+    obs = {p: f.result(timeout=120) for p, f in futures.items()}
+finally:
+    executor.shutdown(wait=True)
+_check(obs, paths)
+assert submitter.deduplicated == 2, submitter.deduplicated
+print("OK")
+"""
+
+
+@pytest.mark.slow
+def test_duplicates_reuse_the_first_scan_across_worker_processes(tmp_path: Path) -> None:
+    """In a child interpreter: the process pool's forkserver outlives the pool."""
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", _POOL_PROBE, str(repo), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0 and out.stdout.strip() == "OK", out.stderr[-2000:]
+
+
+def test_non_regular_and_missing_files_go_to_the_worker(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    target = tmp_path / "a.txt"
+    target.write_text(TEXT)
+    (tmp_path / "link.txt").symlink_to(target)
+    submitter = ContentDedupingSubmitter(InlineExecutor(ScannerSpec(str(state), use_ner=False)))
+    assert submitter.submit(str(tmp_path / "link.txt")).result().status is FileStatus.SKIPPED
+    gone = submitter.submit(str(tmp_path / "gone.txt")).result()
+    assert gone.status is FileStatus.UNSCANNABLE and gone.reason == "vanished"
+    assert submitter.deduplicated == 0
+
+
+class _TimesOutFirst(Executor):
+    """Answers the first scan 'scan-timeout', later ones 'scanned' (no findings)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        path = str(args[0])
+        self.calls.append(path)
+        fut: Future[Any] = Future()
+        if len(self.calls) == 1:
+            fut.set_result(FileObservation(path, FileStatus.UNSCANNABLE, reason="scan-timeout"))
+        else:
+            fut.set_result(FileObservation(path, FileStatus.SCANNED, sha256="x"))
+        return fut
+
+
+def test_duplicate_of_a_failed_scan_is_scanned_itself(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(TEXT)
+    b.write_text(TEXT)
+    executor = _TimesOutFirst()
+    submitter = ContentDedupingSubmitter(executor)
+    assert submitter.submit(str(a)).result().status is FileStatus.UNSCANNABLE
+    again = submitter.submit(str(b)).result()
+    assert executor.calls == [str(a), str(b)]
+    assert again.path == str(b) and again.status is FileStatus.SCANNED
+
+
+def test_bounded_memory_of_contents(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    submitter = ContentDedupingSubmitter(
+        InlineExecutor(ScannerSpec(str(state), use_ner=False)), max_entries=2)
+    for i in range(4):
+        p = tmp_path / f"f{i}.txt"
+        p.write_text(f"content {i}\n")
+        submitter.submit(str(p)).result()
+    assert len(submitter._firsts) == 2
