@@ -7,9 +7,9 @@ worker every file that is due, up to ``BATCH_FILES`` files or ``BATCH_BYTES``
 bytes, in one task; when the workers keep up, a task holds the one file that
 just became due, so batching never makes a file wait for others to arrive.
 
-``scan_paths`` is the worker side: today a loop over the worker's per-file
-``Scanner.scan``. A batch scan API in ``daemon.scan`` (one NER pass over many
-small files) can replace the loop here without changing the daemon.
+``scan_paths`` is the worker side: ``Scanner.scan_many``, which runs NER once
+over the text of all the task's small files (shared spaCy batches) and gives
+each file the observation ``scan`` would.
 """
 
 from __future__ import annotations
@@ -25,8 +25,15 @@ BATCH_BYTES = 256 * 1024
 
 
 def scan_paths(paths: Sequence[str]) -> list[FileObservation]:
-    """Runs in a worker: one observation per path, in order. A file whose
-    scan raises is recorded as unscannable and the batch goes on."""
+    """Runs in a worker: one observation per path, in order, through
+    ``Scanner.scan_many`` (NER once over all the small files' text). Should
+    the batch raise, each file is scanned alone: a file whose scan raises is
+    recorded as unscannable and the others go on."""
+    if len(paths) > 1:
+        try:
+            return workers._scan_many_in_worker(list(paths))
+        except Exception:  # noqa: BLE001, S110 - retried one by one just below
+            pass
     return [_scan_one(path) for path in paths]
 
 

@@ -115,12 +115,32 @@ def test_one_failing_file_does_not_cost_the_batch(monkeypatch: pytest.MonkeyPatc
             raise MemoryError
         return FileObservation(path, FileStatus.SCANNED)
 
+    def scan_many(paths: list[str]) -> list[FileObservation]:
+        raise MemoryError  # the batch fails as a whole: each file is retried alone
+
     monkeypatch.setattr(workers, "_scan_in_worker", scan)
+    monkeypatch.setattr(workers, "_scan_many_in_worker", scan_many)
     got = scanbatch.scan_paths(["/a", "/bad", "/c"])
     assert [(o.path, o.status, o.reason) for o in got] == [
         ("/a", FileStatus.SCANNED, None),
         ("/bad", FileStatus.UNSCANNABLE, "worker-error:MemoryError"),
         ("/c", FileStatus.SCANNED, None)]
+
+
+def test_a_batch_goes_through_scan_many_in_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+
+    def scan_many(paths: list[str]) -> list[FileObservation]:
+        calls.append(list(paths))
+        return [FileObservation(p, FileStatus.SCANNED) for p in paths]
+
+    def scan(path: str) -> FileObservation:
+        raise AssertionError("a batch that scans whole is not scanned file by file")
+
+    monkeypatch.setattr(workers, "_scan_many_in_worker", scan_many)
+    monkeypatch.setattr(workers, "_scan_in_worker", scan)
+    got = scanbatch.scan_paths(["/a", "/b"])
+    assert calls == [["/a", "/b"]] and [o.path for o in got] == ["/a", "/b"]
 
 
 # ------------------------------------------------------- the real pool, warm
