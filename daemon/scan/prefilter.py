@@ -32,7 +32,7 @@ from typing import Any
 import re2
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 
-from daemon.scan.windows import Runner, windowed
+from daemon.scan.windows import Runner, analyzer_of, windowed
 from policies.errors import ConfigError
 
 _D = r"\p{Nd}"
@@ -200,6 +200,7 @@ class _WholeText:
 
     def __init__(self, recognizer: EntityRecognizer) -> None:
         self.recognizer = recognizer
+        self._analyze = analyzer_of(recognizer)
 
     def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]:
-        return list(self.recognizer.analyze(text, entities, None) or ())  # type: ignore[arg-type]
+        return self._analyze(text, entities)

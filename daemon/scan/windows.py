@@ -39,13 +39,15 @@ import math
 import re
 import re._compiler as re_compiler
 import re._parser as re_parser
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import re2
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+from daemon.scan.lean import is_lean, lean_analyze
 
 MAX_BOUNDED_WIDTH = 1024
 """A pattern wider than this is treated as unbounded (needs whitespace-free tokens)."""
@@ -265,6 +267,21 @@ class HitFinder:
         return (m.span() for m in self._str.finditer(text))
 
 
+Analyze = Callable[[str, list[str]], list[RecognizerResult]]
+
+
+def analyzer_of(recognizer: EntityRecognizer) -> Analyze:
+    """How to run ``recognizer`` on a text: :func:`lean.lean_analyze` when its
+    ``analyze`` is Presidio's ``PatternRecognizer.analyze`` (same results, no
+    per-match explanation objects), else its own ``analyze``."""
+    if is_lean(recognizer):
+        assert isinstance(recognizer, PatternRecognizer)
+        lean = recognizer
+        return lambda text, _entities: lean_analyze(lean, text)
+    return lambda text, entities: list(
+        recognizer.analyze(text, entities, None) or ())  # type: ignore[arg-type]
+
+
 class WindowedRecognizer:
     """A windowable recognizer with its compiled trigger."""
 
@@ -274,6 +291,7 @@ class WindowedRecognizer:
         self.reach = reach
         self.max_cover = max_cover
         self._hits = HitFinder(trigger)
+        self._analyze = analyzer_of(recognizer)
 
     def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]:
         """The recognizer's results on ``text``, from its trigger windows only.
@@ -284,7 +302,7 @@ class WindowedRecognizer:
         (:func:`separator_safe`), so the module argument holds per window."""
         spans = self._windows(text)
         if spans is None:
-            return list(self.recognizer.analyze(text, entities, None) or ())  # type: ignore[arg-type]
+            return self._analyze(text, entities)
         if not spans:
             return []
         joined = SEPARATOR.join(text[a:b] for a, b in spans)
@@ -293,7 +311,7 @@ class WindowedRecognizer:
             starts.append(at)
             shifts.append(a - at)
             at += b - a + len(SEPARATOR)
-        out = list(self.recognizer.analyze(joined, entities, None) or ())  # type: ignore[arg-type]
+        out = self._analyze(joined, entities)
         for r in out:
             shift = shifts[bisect.bisect_right(starts, r.start) - 1]
             r.start += shift

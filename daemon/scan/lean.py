@@ -1,0 +1,128 @@
+"""Presidio's ``PatternRecognizer.analyze``, without its per-match overhead.
+
+Why: on the pattern path (docs/adr/0006-pattern-path.md) the regexes now run
+only on trigger windows, and what is left per match is Presidio's
+bookkeeping: a ``datetime.now()`` and a debug log per pattern, an
+``AnalysisExplanation`` per match (nothing of ours reads it: findings keep
+type, offsets, score and recognizer name), and one ``validate_result`` /
+``invalidate_result`` call per match even when the same address or number
+occurs a hundred times in a chunk (a contacts CSV repeats its domains).
+
+:func:`lean_analyze` is a line-by-line re-implementation of
+``PatternRecognizer.__analyze_patterns`` (presidio-analyzer 2.2.x) for
+recognizers whose ``analyze`` is Presidio's own: the same compiled ``regex``
+patterns with the same flags and timeout, matches skipped when empty, the
+same score rule (validation True -> 1.0, False -> 0.0, invalidation -> 0.0,
+kept when above 0.0), the same recognizer metadata, then Presidio's
+``remove_duplicates`` rule on ``(start, end, score)`` tuples, so only the
+surviving results become ``RecognizerResult`` objects. Two differences,
+neither visible in a finding:
+
+* ``analysis_explanation`` is ``None`` (our context step accepts that);
+* validation results are cached per distinct matched string for the length
+  of one call (one chunk). Validators look only at the matched text
+  (Presidio's contract: "Only the part in text that was detected"), so a
+  repeated string gets the same answer. The cache is a local dict, dropped on
+  return: never stored, never logged.
+
+``tests/scan/test_lean.py`` compares it with Presidio's ``analyze`` on every
+windowable recognizer over generated texts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import regex
+from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
+from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+
+_log = logging.getLogger(__name__)
+_NAME_KEY = RecognizerResult.RECOGNIZER_NAME_KEY
+_ID_KEY = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
+
+
+def is_lean(recognizer: EntityRecognizer) -> bool:
+    """True when ``recognizer`` analyzes exactly as Presidio's ``PatternRecognizer``
+    (its class does not override ``analyze``), so :func:`lean_analyze` may stand in."""
+    return (isinstance(recognizer, PatternRecognizer)
+            and type(recognizer).analyze is PatternRecognizer.analyze)
+
+
+def _compiled(pattern: Any, flags: int) -> Any:
+    """The pattern compiled with ``flags``, cached on the pattern as Presidio does."""
+    if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
+        pattern.compiled_with_flags = flags
+        pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
+    return pattern.compiled_regex
+
+
+def _verdicts(recognizer: PatternRecognizer, matched: str,
+              cache: dict[str, tuple[bool | None, bool | None]]
+              ) -> tuple[bool | None, bool | None]:
+    """``(validate_result, invalidate_result)`` of ``matched``, once per distinct string."""
+    got = cache.get(matched)
+    if got is None:
+        got = cache[matched] = (recognizer.validate_result(matched),
+                                recognizer.invalidate_result(matched))
+    return got
+
+
+def _score(base: float, validation: bool | None, invalidation: bool | None) -> float:
+    """Presidio's score rule for one match."""
+    score = base
+    if validation is not None:
+        score = EntityRecognizer.MAX_SCORE if validation else EntityRecognizer.MIN_SCORE
+    if invalidation is not None and invalidation:
+        score = EntityRecognizer.MIN_SCORE
+    return score
+
+
+def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerResult]:
+    """``recognizer.analyze(text, entities, None)`` for a recognizer of :func:`is_lean`:
+    the same results (types, offsets, scores, metadata), without explanations."""
+    rec: Any = recognizer  # Presidio's attributes are untyped
+    if not rec.patterns:
+        return []
+    flags: int = rec.global_regex_flags
+    entity: str = rec.supported_entities[0]
+    name: str = rec.name
+    ident: str = rec.id
+    cache: dict[str, tuple[bool | None, bool | None]] = {}
+    found: set[tuple[int, int, float]] = set()
+    for pattern in rec.patterns:
+        try:
+            for match in _compiled(pattern, flags).finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                start, end = match.span()
+                if start == end:
+                    continue
+                score = _score(pattern.score, *_verdicts(recognizer, text[start:end], cache))
+                if score > EntityRecognizer.MIN_SCORE:
+                    found.add((start, end, score))
+        except TimeoutError:
+            # Presidio logs and keeps the results found so far; so do we (no text logged).
+            _log.warning("regex pattern %r of %s timed out after %s s, skipped",
+                         pattern.name, name, REGEX_TIMEOUT_SECONDS)
+    return [RecognizerResult(entity, start, end, score, None,  # type: ignore[arg-type]
+                             {_NAME_KEY: name, _ID_KEY: ident})
+            for start, end, score in remove_duplicates(found)]
+
+
+def remove_duplicates(found: set[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Presidio's ``EntityRecognizer.remove_duplicates`` for results of one entity
+    type as ``(start, end, score)`` tuples (a set: Presidio's equality is type,
+    offsets and score): drop zero scores and a result contained in an earlier
+    kept one (by start, then longest, then highest score) with an equal or
+    higher score; return by descending score, then start, then longest."""
+    kept: list[tuple[int, int, float]] = []
+    active: list[tuple[int, int, float]] = []
+    for start, end, score in sorted(found, key=lambda r: (r[0], r[0] - r[1], -r[2])):
+        if score == 0:
+            continue
+        active = [a for a in active if a[1] >= start]
+        if any(start >= a[0] and end <= a[1] and score <= a[2] for a in active):
+            continue
+        kept.append((start, end, score))
+        active.append((start, end, score))
+    return sorted(kept, key=lambda r: (-r[2], r[0], r[0] - r[1]))
