@@ -37,6 +37,7 @@ from typing import Any
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+from presidio_analyzer.predefined_recognizers import IbanRecognizer
 
 _log = logging.getLogger(__name__)
 _NAME_KEY = RecognizerResult.RECOGNIZER_NAME_KEY
@@ -45,9 +46,10 @@ _ID_KEY = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
 
 def is_lean(recognizer: EntityRecognizer) -> bool:
     """True when ``recognizer`` analyzes exactly as Presidio's ``PatternRecognizer``
-    (its class does not override ``analyze``), so :func:`lean_analyze` may stand in."""
+    or ``IbanRecognizer`` (its class does not override ``analyze``), so
+    :func:`lean_analyze` may stand in."""
     return (isinstance(recognizer, PatternRecognizer)
-            and type(recognizer).analyze is PatternRecognizer.analyze)
+            and type(recognizer).analyze in (PatternRecognizer.analyze, IbanRecognizer.analyze))
 
 
 def _compiled(pattern: Any, flags: int) -> Any:
@@ -82,6 +84,8 @@ def _score(base: float, validation: bool | None, invalidation: bool | None) -> f
 def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerResult]:
     """``recognizer.analyze(text, entities, None)`` for a recognizer of :func:`is_lean`:
     the same results (types, offsets, scores, metadata), without explanations."""
+    if type(recognizer).analyze is IbanRecognizer.analyze:
+        return _lean_iban(recognizer, text)
     rec: Any = recognizer  # Presidio's attributes are untyped
     if not rec.patterns:
         return []
@@ -107,6 +111,42 @@ def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerRes
     return [RecognizerResult(entity, start, end, score, None,  # type: ignore[arg-type]
                              {_NAME_KEY: name, _ID_KEY: ident})
             for start, end, score in remove_duplicates(found)]
+
+
+def _lean_iban(recognizer: PatternRecognizer, text: str) -> list[RecognizerResult]:
+    """``IbanRecognizer.__analyze_patterns``: per match, the candidates ending at each
+    group's end (last group first, the whole match for an unset group); the first
+    candidate scoring above 0.0 is the result. No deduplication, as in Presidio."""
+    rec: Any = recognizer
+    flags: int = rec.global_regex_flags
+    entity: str = rec.supported_entities[0]
+    name: str = rec.name
+    ident: str = rec.id
+    cache: dict[str, bool | None] = {}
+    results: list[RecognizerResult] = []
+    for pattern in rec.patterns:
+        try:
+            compiled = regex.compile(pattern.regex, flags=flags)
+            for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                start, whole_end = match.span(0)
+                for group in range(len(match.groups()), 0, -1):
+                    group_end = match.span(group)[1]
+                    end = group_end if group_end > 0 else whole_end
+                    candidate = text[start:end]
+                    if candidate == "":
+                        continue
+                    if candidate not in cache:
+                        cache[candidate] = recognizer.validate_result(candidate)
+                    score = _score(pattern.score, cache[candidate], None)
+                    if score > EntityRecognizer.MIN_SCORE:
+                        results.append(RecognizerResult(
+                            entity, start, end, score, None,  # type: ignore[arg-type]
+                            {_NAME_KEY: name, _ID_KEY: ident}))
+                        break
+        except TimeoutError:
+            _log.warning("regex pattern %r of %s timed out after %s s, skipped",
+                         pattern.name, name, REGEX_TIMEOUT_SECONDS)
+    return results
 
 
 def remove_duplicates(found: set[tuple[int, int, float]]) -> list[tuple[int, int, float]]:

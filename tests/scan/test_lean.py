@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
-from presidio_analyzer.predefined_recognizers import EmailRecognizer
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, IbanRecognizer
 
 from daemon.scan import lean
 from daemon.scan.detect import Detector
@@ -81,6 +81,7 @@ def test_validation_runs_once_per_distinct_match(monkeypatch: pytest.MonkeyPatch
 
 def test_custom_analyze_is_not_lean() -> None:
     assert lean.is_lean(EmailRecognizer())
+    assert lean.is_lean(IbanRecognizer())
     assert not lean.is_lean(JwtRecognizer())
 
 
