@@ -254,6 +254,7 @@ class HitFinder:
     def __init__(self, trigger: str) -> None:
         self._str = re2.compile(trigger)
         self._ascii = re2.compile(trigger.replace(r"\p{Nd}", "[0-9]"))
+        self._raw = _raw_matcher(self._ascii)
         self._re: re.Pattern[str] | None = None
         plain = trigger.replace(r"\p{Nd}", r"\d")
         if re.match(r"[A-Za-z0-9@_\-]", plain) and "\\p" not in plain and "(?" not in plain:
@@ -263,8 +264,37 @@ class HitFinder:
         if self._re is not None:
             return (m.span() for m in self._re.finditer(text))
         if text.isascii():
-            return (m.span() for m in self._ascii.finditer(text.encode("ascii")))
+            data = text.encode("ascii")
+            if self._raw is not None:
+                return _raw_spans(self._raw, data)
+            return (m.span() for m in self._ascii.finditer(data))
         return (m.span() for m in self._str.finditer(text))
+
+
+_UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+
+
+def _raw_matcher(compiled: Any) -> Any:
+    """The compiled RE2 object under the wrapper's ``finditer`` on bytes, when this
+    google-re2 version exposes it as measured (``_regexp.Match``), else ``None``."""
+    raw = getattr(compiled, "_regexp", None)
+    if _UNANCHORED is None or raw is None or not hasattr(raw, "Match"):
+        return None
+    return raw
+
+
+def _raw_spans(raw: Any, data: bytes) -> Iterator[tuple[int, int]]:
+    """``m.span() for m in finditer(data)`` of google-re2 on bytes, without a
+    match object per hit (the wrapper's own loop, same advance rule)."""
+    pos, endpos = 0, len(data)
+    while True:
+        span = raw.Match(_UNANCHORED, data, pos, endpos)[0]
+        if span[0] < 0:
+            return
+        yield span[0], span[1]
+        if pos == endpos:
+            return
+        pos = pos + 1 if pos == span[1] else span[1]
 
 
 Analyze = Callable[[str, list[str]], list[RecognizerResult]]
