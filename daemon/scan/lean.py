@@ -31,6 +31,7 @@ windowable recognizer over generated texts.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -113,6 +114,13 @@ def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerRes
             for start, end, score in remove_duplicates(found)]
 
 
+@functools.lru_cache(maxsize=64)
+def _iban_compiled(pattern: str, flags: int) -> Any:
+    """``IbanRecognizer`` compiles through ``regex``'s cache on every call: same
+    pattern and flags, compiled once here."""
+    return regex.compile(pattern, flags=flags)
+
+
 def _lean_iban(recognizer: PatternRecognizer, text: str) -> list[RecognizerResult]:
     """``IbanRecognizer.__analyze_patterns``: per match, the candidates ending at each
     group's end (last group first, the whole match for an unset group); the first
@@ -126,7 +134,7 @@ def _lean_iban(recognizer: PatternRecognizer, text: str) -> list[RecognizerResul
     results: list[RecognizerResult] = []
     for pattern in rec.patterns:
         try:
-            compiled = regex.compile(pattern.regex, flags=flags)
+            compiled = _iban_compiled(pattern.regex, flags)
             for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
                 start, whole_end = match.span(0)
                 for group in range(len(match.groups()), 0, -1):
