@@ -22,8 +22,9 @@ neither visible in a finding:
 * validation results are cached per distinct matched string for the length
   of one call (one chunk). Validators look only at the matched text
   (Presidio's contract: "Only the part in text that was detected"), so a
-  repeated string gets the same answer. The cache is a local dict, dropped on
-  return: never stored, never logged.
+  repeated string gets the same answer; emails are cached by the host part
+  tldextract reads (:func:`verdict_key`). The cache is a local dict, dropped
+  on return: never stored, never logged.
 
 ``tests/scan/test_lean.py`` compares it with Presidio's ``analyze`` on every
 windowable recognizer over generated texts.
@@ -33,12 +34,19 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
-from presidio_analyzer.predefined_recognizers import IbanRecognizer
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, IbanRecognizer
+
+_lenient_netloc: Callable[[str], str] | None
+try:
+    from tldextract.remote import lenient_netloc as _lenient_netloc
+except ImportError:  # another tldextract layout: verdicts per matched string
+    _lenient_netloc = None
 
 _log = logging.getLogger(__name__)
 _NAME_KEY = RecognizerResult.RECOGNIZER_NAME_KEY
@@ -61,15 +69,36 @@ def _compiled(pattern: Any, flags: int) -> Any:
     return pattern.compiled_regex
 
 
-def _verdicts(recognizer: PatternRecognizer, matched: str,
+def _verdicts(recognizer: PatternRecognizer, matched: str, key: Callable[[str], str],
               cache: dict[str, tuple[bool | None, bool | None]]
               ) -> tuple[bool | None, bool | None]:
-    """``(validate_result, invalidate_result)`` of ``matched``, once per distinct string."""
-    got = cache.get(matched)
+    """``(validate_result, invalidate_result)`` of ``matched``, once per distinct
+    ``key(matched)`` (the verdicts are a function of that key)."""
+    k = key(matched)
+    got = cache.get(k)
     if got is None:
-        got = cache[matched] = (recognizer.validate_result(matched),
-                                recognizer.invalidate_result(matched))
+        got = cache[k] = (recognizer.validate_result(matched),
+                          recognizer.invalidate_result(matched))
     return got
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def verdict_key(recognizer: PatternRecognizer) -> Callable[[str], str]:
+    """What a recognizer's verdicts depend on: the matched string, or for
+    Presidio's own email validation only the host part that tldextract reads.
+    ``EmailRecognizer.validate_result`` is ``tldextract.extract(text).fqdn != ""``
+    and ``extract`` is ``_extract_netloc(lenient_netloc(text))``: a contacts
+    CSV repeats a few domains thousands of times, so the suffix lookup runs
+    once per host (``tests/scan/test_lean.py`` checks the equality)."""
+    cls = type(recognizer)
+    if (_lenient_netloc is not None
+            and cls.validate_result is EmailRecognizer.validate_result
+            and cls.invalidate_result is PatternRecognizer.invalidate_result):
+        return _lenient_netloc
+    return _same
 
 
 def _score(base: float, validation: bool | None, invalidation: bool | None) -> float:
@@ -95,6 +124,7 @@ def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerRes
     name: str = rec.name
     ident: str = rec.id
     cache: dict[str, tuple[bool | None, bool | None]] = {}
+    key = verdict_key(recognizer)
     found: set[tuple[int, int, float]] = set()
     for pattern in rec.patterns:
         try:
@@ -102,7 +132,7 @@ def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerRes
                 start, end = match.span()
                 if start == end:
                     continue
-                score = _score(pattern.score, *_verdicts(recognizer, text[start:end], cache))
+                score = _score(pattern.score, *_verdicts(recognizer, text[start:end], key, cache))
                 if score > EntityRecognizer.MIN_SCORE:
                     found.add((start, end, score))
         except TimeoutError:

@@ -98,3 +98,33 @@ def test_remove_duplicates_equals_presidio(spans: list[tuple[int, int, float]]) 
                for s, n, score in spans for e in [s + n]]
     presidio = [(r.start, r.end, r.score) for r in EntityRecognizer.remove_duplicates(results)]
     assert lean.remove_duplicates(found) == presidio
+
+
+_LOCAL = st.text(alphabet=st.sampled_from(list("ab.1_+-/?#:%!~[]")), min_size=1, max_size=8)
+_HOST = st.lists(st.sampled_from(["example", "co", "uk", "org", "com", "invalidtld", "x", "1",
+                                  "local", "amazonaws", "s3", "github", "io", "xn--p1ai"]),
+                 min_size=1, max_size=4).map(".".join)
+_EMAILISH = st.builds(lambda scheme, local, host, tail: f"{scheme}{local}@{host}{tail}",
+                      st.sampled_from(["", "http://", "mailto:", "//"]), _LOCAL, _HOST,
+                      st.sampled_from(["", ".", ":80", "/x", "?q", "#f", "]"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=_EMAILISH, b=_EMAILISH, host=_HOST, local=_LOCAL)
+def test_email_verdicts_are_a_function_of_the_verdict_key(a: str, b: str, host: str,
+                                                          local: str) -> None:
+    """Two strings with the same key get the same Presidio verdict, so caching by it
+    is exact; and the key is not the identity (else the cache would not help)."""
+    recognizer = EmailRecognizer()
+    key = lean.verdict_key(recognizer)
+    assert key("a@example.org") == key("b@example.org")
+    if key(a) != key(b):
+        b = f"{local}@{key(a)}"  # same host, another local part, when that keeps the key
+    if key(a) == key(b):
+        assert recognizer.validate_result(a) == recognizer.validate_result(b)
+        assert recognizer.invalidate_result(a) == recognizer.invalidate_result(b)
+
+
+def test_verdict_key_is_the_text_for_other_validators() -> None:
+    key = lean.verdict_key(IbanRecognizer())
+    assert key("GB82WEST12345698765432") == "GB82WEST12345698765432"
