@@ -25,6 +25,8 @@ FACTOR = 0.35
 MIN_WITH_CONTEXT = 0.4
 PREFIX_WORDS = 5
 WINDOW_CHARS = 200
+NEAR_CHARS = 64
+"""Span tried first by :func:`surrounding_words` (exact: see there)."""
 _WORD = regex.compile(r"\w+")
 _SKIP = frozenset(STOP_WORDS) | {"be", "-pron-"}
 
@@ -36,7 +38,22 @@ def surrounding_words(text: str, start: int, prefix: int = PREFIX_WORDS,
     stop = start
     while stop < len(text) and stop - start < 64 and _is_word_char(text[stop]):
         stop += 1  # finish the word the result starts in
-    words = _WORD.findall(text, max(0, start - window), max(stop, start + 1))
+    end = max(stop, start + 1)
+    lo = max(0, start - window)
+    if start - NEAR_CHARS > lo:
+        # Most results have their words close by: scan a shorter span first. Its
+        # words after the first equal the long span's last words (a \w+ run is
+        # cut only at the span's start), so if enough are picked before the
+        # first word is needed, the answer is the long span's.
+        words = _WORD.findall(text, start - NEAR_CHARS, end)
+        picked = _pick(words[1:], prefix)
+        if len(picked) > prefix:
+            return picked
+    return _pick(_WORD.findall(text, lo, end), prefix)
+
+
+def _pick(words: list[str], prefix: int) -> list[str]:
+    """The last ``prefix + 1`` non-stop words of ``words``, lower-cased, last first."""
     picked: list[str] = []
     for w in reversed(words):
         low = w.lower()
@@ -54,9 +71,17 @@ def _is_word_char(c: str) -> bool:
 
 def supportive_word(words: Sequence[str], recognizer_context: Sequence[str]) -> str:
     """The first recognizer context word found as a substring of a word, or ''."""
+    # One substring test on the words joined by NUL instead of one per word: a
+    # context word without NUL is inside the joined string only inside a word.
+    if not words:
+        return ""
+    joined = "\x00".join(words)
     for cw in recognizer_context:
         low = cw.lower()
-        if any(low in w for w in words):
+        if "\x00" in low:
+            if any(low in w for w in words):
+                return cw
+        elif low in joined:
             return cw
     return ""
 

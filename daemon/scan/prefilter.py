@@ -32,7 +32,7 @@ from typing import Any
 import re2
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 
-from daemon.scan.windows import Runner, windowed
+from daemon.scan.windows import Runner, analyzer_of, windowed
 from policies.errors import ConfigError
 
 _D = r"\p{Nd}"
@@ -52,8 +52,9 @@ SHAPES: dict[str, str] = {
     "DateRecognizer": rf"{_D}[/.\-]{_D}|{_D}-[A-Za-z]{{3}}|(?i:jan|feb|mar|apr|may|jun|jul|aug|"
                       rf"sep|oct|nov|dec)-{_D}",
     "MedicalLicenseRecognizer": rf"[A-Za-z]{_D}{{7}}",
-    # groups of 4, 3-4, 3-4 and 3-5 digits, each but the first after an optional separator
-    "CreditCardRecognizer": rf"{_D}{{4}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3}}",
+    # groups of 4, 3-4, 3-4 and 3-5 digits, each but the first after an optional separator;
+    # the first group opens with 1, 3, 4, 5 or 6 (Presidio's alternatives: not 20xx years)
+    "CreditCardRecognizer": rf"[13-6]{_D}{{3}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3}}",
     "UrlRecognizer": r"(?i)[a-z0-9.\-]\.[a-z]{2}",
     "UsItinRecognizer": rf"9{_D}{{2}}[- ]?{_D}{{2}}[- ]?{_D}{{4}}",
     "UsPassportRecognizer": rf"{_D}{{8}}",
@@ -200,6 +201,7 @@ class _WholeText:
 
     def __init__(self, recognizer: EntityRecognizer) -> None:
         self.recognizer = recognizer
+        self._analyze = analyzer_of(recognizer)
 
     def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]:
-        return list(self.recognizer.analyze(text, entities, None) or ())  # type: ignore[arg-type]
+        return self._analyze(text, entities)

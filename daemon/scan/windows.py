@@ -39,13 +39,15 @@ import math
 import re
 import re._compiler as re_compiler
 import re._parser as re_parser
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import re2
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+from daemon.scan.lean import is_lean, lean_analyze
 
 MAX_BOUNDED_WIDTH = 1024
 """A pattern wider than this is treated as unbounded (needs whitespace-free tokens)."""
@@ -252,6 +254,7 @@ class HitFinder:
     def __init__(self, trigger: str) -> None:
         self._str = re2.compile(trigger)
         self._ascii = re2.compile(trigger.replace(r"\p{Nd}", "[0-9]"))
+        self._raw = _raw_matcher(self._ascii)
         self._re: re.Pattern[str] | None = None
         plain = trigger.replace(r"\p{Nd}", r"\d")
         if re.match(r"[A-Za-z0-9@_\-]", plain) and "\\p" not in plain and "(?" not in plain:
@@ -261,8 +264,52 @@ class HitFinder:
         if self._re is not None:
             return (m.span() for m in self._re.finditer(text))
         if text.isascii():
-            return (m.span() for m in self._ascii.finditer(text.encode("ascii")))
+            data = text.encode("ascii")
+            if self._raw is not None:
+                return _raw_spans(self._raw, data)
+            return (m.span() for m in self._ascii.finditer(data))
         return (m.span() for m in self._str.finditer(text))
+
+
+_UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+
+
+def _raw_matcher(compiled: Any) -> Any:
+    """The compiled RE2 object under the wrapper's ``finditer`` on bytes, when this
+    google-re2 version exposes it as measured (``_regexp.Match``), else ``None``."""
+    raw = getattr(compiled, "_regexp", None)
+    if _UNANCHORED is None or raw is None or not hasattr(raw, "Match"):
+        return None
+    return raw
+
+
+def _raw_spans(raw: Any, data: bytes) -> Iterator[tuple[int, int]]:
+    """``m.span() for m in finditer(data)`` of google-re2 on bytes, without a
+    match object per hit (the wrapper's own loop, same advance rule)."""
+    pos, endpos = 0, len(data)
+    while True:
+        span = raw.Match(_UNANCHORED, data, pos, endpos)[0]
+        if span[0] < 0:
+            return
+        yield span[0], span[1]
+        if pos == endpos:
+            return
+        pos = pos + 1 if pos == span[1] else span[1]
+
+
+Analyze = Callable[[str, list[str]], list[RecognizerResult]]
+
+
+def analyzer_of(recognizer: EntityRecognizer) -> Analyze:
+    """How to run ``recognizer`` on a text: :func:`lean.lean_analyze` when its
+    ``analyze`` is Presidio's ``PatternRecognizer.analyze`` (same results, no
+    per-match explanation objects), else its own ``analyze``."""
+    if is_lean(recognizer):
+        assert isinstance(recognizer, PatternRecognizer)
+        lean = recognizer
+        return lambda text, _entities: lean_analyze(lean, text)
+    return lambda text, entities: list(
+        recognizer.analyze(text, entities, None) or ())  # type: ignore[arg-type]
 
 
 class WindowedRecognizer:
@@ -274,6 +321,7 @@ class WindowedRecognizer:
         self.reach = reach
         self.max_cover = max_cover
         self._hits = HitFinder(trigger)
+        self._analyze = analyzer_of(recognizer)
 
     def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]:
         """The recognizer's results on ``text``, from its trigger windows only.
@@ -284,7 +332,7 @@ class WindowedRecognizer:
         (:func:`separator_safe`), so the module argument holds per window."""
         spans = self._windows(text)
         if spans is None:
-            return list(self.recognizer.analyze(text, entities, None) or ())  # type: ignore[arg-type]
+            return self._analyze(text, entities)
         if not spans:
             return []
         joined = SEPARATOR.join(text[a:b] for a, b in spans)
@@ -293,7 +341,7 @@ class WindowedRecognizer:
             starts.append(at)
             shifts.append(a - at)
             at += b - a + len(SEPARATOR)
-        out = list(self.recognizer.analyze(joined, entities, None) or ())  # type: ignore[arg-type]
+        out = self._analyze(joined, entities)
         for r in out:
             shift = shifts[bisect.bisect_right(starts, r.start) - 1]
             r.start += shift

@@ -175,3 +175,14 @@ def test_structured_text_cap_is_too_large() -> None:
     with pytest.raises(Unscannable) as err:
         segments_of(extract_bytes(doc, limits=Limits(max_text_chars=1000)))
     assert err.value.reason == "too-large"
+
+
+def test_csv_header_names_escaped_in_every_row_and_extra_cells_numbered() -> None:
+    """Header locator parts are escaped once per file: each row still gets them."""
+    e = extract_bytes(b"who;%,mail\nA,a@example.com\nB,b@example.com,c@example.com\n",
+                      "x.csv")
+    segs = segments_of(e)
+    assert _locate(segs, "a@example.com") == ["row=2;col=mail"]
+    assert _locate(segs, "b@example.com") == ["row=3;col=mail"]
+    assert _locate(segs, "c@example.com") == ["row=3;col=3"]
+    assert _locate(segs, "who;%: B") == ["row=3;col=who%3B%25"]

@@ -39,3 +39,43 @@ def test_context_boost_leaves_maximal_scores_and_boosts_the_others() -> None:
     far = _result(0.1, text.index("9999"), recognizer)
     fastcontext.enhance(text, [top, low, far], {recognizer.id: recognizer})
     assert (top.score, round(low.score, 4), far.score) == (1.0, 0.45, 0.1)
+
+
+def _words_straight(text: str, start: int) -> list[str]:
+    """surrounding_words as the one-span rule (no near-span shortcut)."""
+    stop = start
+    while stop < len(text) and stop - start < 64 and fastcontext._is_word_char(text[stop]):
+        stop += 1
+    words = fastcontext._WORD.findall(text, max(0, start - fastcontext.WINDOW_CHARS),
+                                      max(stop, start + 1))
+    return fastcontext._pick(words, fastcontext.PREFIX_WORDS)
+
+
+_WORDS = st.sampled_from(["the", "a", "of", "phone", "Card", "x", "number", "é", "ssn_no",
+                          "call", "me", "at", "12", "iban", "Ärger", "y" * 40])
+_SEPS = st.sampled_from([" ", "  ", ", ", "\n", "-", "", ": "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.tuples(_WORDS, _SEPS), max_size=90), at=st.integers(0, 10_000))
+def test_surrounding_words_equal_the_one_span_rule(parts: list[tuple[str, str]],
+                                                   at: int) -> None:
+    text = "".join(w + s for w, s in parts)
+    start = at % (len(text) + 1)
+    assert fastcontext.surrounding_words(text, start) == _words_straight(text, start)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.text(alphabet="abc\x00é", max_size=4), max_size=5),
+       context=st.lists(st.text(alphabet="abc\x00É", max_size=3), max_size=4))
+def test_supportive_word_equals_the_per_word_rule(words: list[str], context: list[str]) -> None:
+    straight = next((cw for cw in context if any(cw.lower() in w for w in words)), "")
+    assert fastcontext.supportive_word(words, context) == straight
+
+
+def test_surrounding_words_never_take_a_word_cut_by_the_near_span() -> None:
+    """Five words after a long word that the near span cuts: the sixth is the whole word."""
+    text = "x" * 100 + " " + " ".join(["phone"] * 5) + " "
+    words = fastcontext.surrounding_words(text, len(text))
+    assert words == _words_straight(text, len(text))
+    assert words[-1] == "x" * 100

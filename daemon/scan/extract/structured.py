@@ -160,12 +160,13 @@ def _csv_segments(rows: Iterator[list[str]], limits: Limits) -> Iterator[Segment
         header = _header(first)
         context = tuple(h for h in header if _CONTEXT_WORD.match(h))[:MAX_CONTEXT_WORDS]
         packer = SegmentPacker(limits, context=context)
+        cols = _columns(header)
         if not header:
-            yield from _row_units(packer, 1, first, [])
+            yield from _row_units(packer, 1, first, cols)
         else:
             yield from packer.add("row=1", limits_join(first))
         for n, row in enumerate(rows, start=2):
-            yield from _row_units(packer, n, row, header)
+            yield from _row_units(packer, n, row, cols)
         yield from packer.flush()
     except csv.Error as e:
         raise Unscannable("corrupt", f"delimited text does not parse: {e}") from e
@@ -187,10 +188,15 @@ def _header(first: list[str]) -> list[str]:
 
 
 def _row_units(packer: SegmentPacker, n: int, row: list[str],
-               header: list[str]) -> Iterator[Segment]:
+               cols: list[tuple[str, str]]) -> Iterator[Segment]:
     for j, cell in enumerate(row):
         if not cell.strip():
             continue
-        name = header[j] if j < len(header) else str(j + 1)
-        prefix = f"{name}: " if j < len(header) else ""
-        yield from packer.add(f"row={n};col={escape_locator_part(name)}", f"{prefix}{cell}\n")
+        col, prefix = cols[j] if j < len(cols) else (str(j + 1), "")
+        yield from packer.add(f"row={n};col={col}", f"{prefix}{cell}\n")
+
+
+def _columns(header: list[str]) -> list[tuple[str, str]]:
+    """Per header cell: its locator part (escaped once per file, not once per
+    cell) and the ``name: `` prefix of its cells' text."""
+    return [(escape_locator_part(name), f"{name}: ") for name in header]

@@ -1,0 +1,206 @@
+"""Presidio's ``PatternRecognizer.analyze``, without its per-match overhead.
+
+Why: on the pattern path (docs/adr/0006-pattern-path.md) the regexes now run
+only on trigger windows, and what is left per match is Presidio's
+bookkeeping: a ``datetime.now()`` and a debug log per pattern, an
+``AnalysisExplanation`` per match (nothing of ours reads it: findings keep
+type, offsets, score and recognizer name), and one ``validate_result`` /
+``invalidate_result`` call per match even when the same address or number
+occurs a hundred times in a chunk (a contacts CSV repeats its domains).
+
+:func:`lean_analyze` is a line-by-line re-implementation of
+``PatternRecognizer.__analyze_patterns`` (presidio-analyzer 2.2.x) for
+recognizers whose ``analyze`` is Presidio's own: the same compiled ``regex``
+patterns with the same flags and timeout, matches skipped when empty, the
+same score rule (validation True -> 1.0, False -> 0.0, invalidation -> 0.0,
+kept when above 0.0), the same recognizer metadata, then Presidio's
+``remove_duplicates`` rule on ``(start, end, score)`` tuples, so only the
+surviving results become ``RecognizerResult`` objects. Two differences,
+neither visible in a finding:
+
+* ``analysis_explanation`` is ``None`` (our context step accepts that);
+* validation results are cached per distinct matched string for the length
+  of one call (one chunk). Validators look only at the matched text
+  (Presidio's contract: "Only the part in text that was detected"), so a
+  repeated string gets the same answer; emails are cached by the host part
+  tldextract reads (:func:`verdict_key`). The cache is a local dict, dropped
+  on return: never stored, never logged.
+
+``tests/scan/test_lean.py`` compares it with Presidio's ``analyze`` on every
+windowable recognizer over generated texts.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import regex
+from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
+from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, IbanRecognizer
+
+_lenient_netloc: Callable[[str], str] | None
+try:
+    from tldextract.remote import lenient_netloc as _lenient_netloc
+except ImportError:  # another tldextract layout: verdicts per matched string
+    _lenient_netloc = None
+
+_log = logging.getLogger(__name__)
+_NAME_KEY = RecognizerResult.RECOGNIZER_NAME_KEY
+_ID_KEY = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
+
+
+def is_lean(recognizer: EntityRecognizer) -> bool:
+    """True when ``recognizer`` analyzes exactly as Presidio's ``PatternRecognizer``
+    or ``IbanRecognizer`` (its class does not override ``analyze``), so
+    :func:`lean_analyze` may stand in."""
+    return (isinstance(recognizer, PatternRecognizer)
+            and type(recognizer).analyze in (PatternRecognizer.analyze, IbanRecognizer.analyze))
+
+
+def _compiled(pattern: Any, flags: int) -> Any:
+    """The pattern compiled with ``flags``, cached on the pattern as Presidio does."""
+    if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
+        pattern.compiled_with_flags = flags
+        pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
+    return pattern.compiled_regex
+
+
+def _verdicts(recognizer: PatternRecognizer, matched: str, key: Callable[[str], str],
+              cache: dict[str, tuple[bool | None, bool | None]]
+              ) -> tuple[bool | None, bool | None]:
+    """``(validate_result, invalidate_result)`` of ``matched``, once per distinct
+    ``key(matched)`` (the verdicts are a function of that key)."""
+    k = key(matched)
+    got = cache.get(k)
+    if got is None:
+        got = cache[k] = (recognizer.validate_result(matched),
+                          recognizer.invalidate_result(matched))
+    return got
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def verdict_key(recognizer: PatternRecognizer) -> Callable[[str], str]:
+    """What a recognizer's verdicts depend on: the matched string, or for
+    Presidio's own email validation only the host part that tldextract reads.
+    ``EmailRecognizer.validate_result`` is ``tldextract.extract(text).fqdn != ""``
+    and ``extract`` is ``_extract_netloc(lenient_netloc(text))``: a contacts
+    CSV repeats a few domains thousands of times, so the suffix lookup runs
+    once per host (``tests/scan/test_lean.py`` checks the equality)."""
+    cls = type(recognizer)
+    if (_lenient_netloc is not None
+            and cls.validate_result is EmailRecognizer.validate_result
+            and cls.invalidate_result is PatternRecognizer.invalidate_result):
+        return _lenient_netloc
+    return _same
+
+
+def _score(base: float, validation: bool | None, invalidation: bool | None) -> float:
+    """Presidio's score rule for one match."""
+    score = base
+    if validation is not None:
+        score = EntityRecognizer.MAX_SCORE if validation else EntityRecognizer.MIN_SCORE
+    if invalidation is not None and invalidation:
+        score = EntityRecognizer.MIN_SCORE
+    return score
+
+
+def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerResult]:
+    """``recognizer.analyze(text, entities, None)`` for a recognizer of :func:`is_lean`:
+    the same results (types, offsets, scores, metadata), without explanations."""
+    if type(recognizer).analyze is IbanRecognizer.analyze:
+        return _lean_iban(recognizer, text)
+    rec: Any = recognizer  # Presidio's attributes are untyped
+    if not rec.patterns:
+        return []
+    flags: int = rec.global_regex_flags
+    entity: str = rec.supported_entities[0]
+    name: str = rec.name
+    ident: str = rec.id
+    cache: dict[str, tuple[bool | None, bool | None]] = {}
+    key = verdict_key(recognizer)
+    found: set[tuple[int, int, float]] = set()
+    for pattern in rec.patterns:
+        try:
+            for match in _compiled(pattern, flags).finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                start, end = match.span()
+                if start == end:
+                    continue
+                score = _score(pattern.score, *_verdicts(recognizer, text[start:end], key, cache))
+                if score > EntityRecognizer.MIN_SCORE:
+                    found.add((start, end, score))
+        except TimeoutError:
+            # Presidio logs and keeps the results found so far; so do we (no text logged).
+            _log.warning("regex pattern %r of %s timed out after %s s, skipped",
+                         pattern.name, name, REGEX_TIMEOUT_SECONDS)
+    return [RecognizerResult(entity, start, end, score, None,  # type: ignore[arg-type]
+                             {_NAME_KEY: name, _ID_KEY: ident})
+            for start, end, score in remove_duplicates(found)]
+
+
+@functools.lru_cache(maxsize=64)
+def _iban_compiled(pattern: str, flags: int) -> Any:
+    """``IbanRecognizer`` compiles through ``regex``'s cache on every call: same
+    pattern and flags, compiled once here."""
+    return regex.compile(pattern, flags=flags)
+
+
+def _lean_iban(recognizer: PatternRecognizer, text: str) -> list[RecognizerResult]:
+    """``IbanRecognizer.__analyze_patterns``: per match, the candidates ending at each
+    group's end (last group first, the whole match for an unset group); the first
+    candidate scoring above 0.0 is the result. No deduplication, as in Presidio."""
+    rec: Any = recognizer
+    flags: int = rec.global_regex_flags
+    entity: str = rec.supported_entities[0]
+    name: str = rec.name
+    ident: str = rec.id
+    cache: dict[str, bool | None] = {}
+    results: list[RecognizerResult] = []
+    for pattern in rec.patterns:
+        try:
+            compiled = _iban_compiled(pattern.regex, flags)
+            for match in compiled.finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
+                start, whole_end = match.span(0)
+                for group in range(len(match.groups()), 0, -1):
+                    group_end = match.span(group)[1]
+                    end = group_end if group_end > 0 else whole_end
+                    candidate = text[start:end]
+                    if candidate == "":
+                        continue
+                    if candidate not in cache:
+                        cache[candidate] = recognizer.validate_result(candidate)
+                    score = _score(pattern.score, cache[candidate], None)
+                    if score > EntityRecognizer.MIN_SCORE:
+                        results.append(RecognizerResult(
+                            entity, start, end, score, None,  # type: ignore[arg-type]
+                            {_NAME_KEY: name, _ID_KEY: ident}))
+                        break
+        except TimeoutError:
+            _log.warning("regex pattern %r of %s timed out after %s s, skipped",
+                         pattern.name, name, REGEX_TIMEOUT_SECONDS)
+    return results
+
+
+def remove_duplicates(found: set[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Presidio's ``EntityRecognizer.remove_duplicates`` for results of one entity
+    type as ``(start, end, score)`` tuples (a set: Presidio's equality is type,
+    offsets and score): drop zero scores and a result contained in an earlier
+    kept one (by start, then longest, then highest score) with an equal or
+    higher score; return by descending score, then start, then longest."""
+    kept: list[tuple[int, int, float]] = []
+    active: list[tuple[int, int, float]] = []
+    for start, end, score in sorted(found, key=lambda r: (r[0], r[0] - r[1], -r[2])):
+        if score == 0:
+            continue
+        active = [a for a in active if a[1] >= start]
+        if any(start >= a[0] and end <= a[1] and score <= a[2] for a in active):
+            continue
+        kept.append((start, end, score))
+        active.append((start, end, score))
+    return sorted(kept, key=lambda r: (-r[2], r[0], r[0] - r[1]))
