@@ -16,13 +16,31 @@ TEXT_BEARING = ("presidio-analyzer", "presidio_analyzer", "spacy", "tldextract",
 CHATTY = ("alembic", "apscheduler", "filelock", "urllib3", "watchdog")
 
 
+WITHHELD = "[arguments withheld: a library message may quote file text]"
+
+
 class _CapFilter(logging.Filter):
+    """Drops records below ``level``; strips what passes of anything that can
+    quote file text. Presidio logs at ERROR too, with the value as an argument
+    (``IbanRecognizer``: "Failed to validate text %s"), and library exceptions
+    quote it ("Did not find word '<value>'"). What is kept: the logger, the
+    message template (never its arguments; a message without arguments may be
+    an f-string of text, so it is withheld too) and the exception type."""
+
     def __init__(self, level: int) -> None:
         super().__init__()
         self.level = level
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= self.level
+        if record.levelno < self.level:
+            return False
+        template = str(record.msg) if record.args else "message"
+        exc = record.exc_info[0] if record.exc_info else None
+        kind = f" ({exc.__name__})" if exc is not None else ""
+        record.msg = f"{template}{kind} {WITHHELD}"
+        record.args = None
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
 
 
 def quiet_third_party() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from daemon.logging_setup import REDACTED, configure_json_logging
+from daemon.logsafety import WITHHELD
 from policies.errors import ConfigError
 
 SECRET_LOOKING = "078-05-1120"  # noqa: S105 - a published sample SSN
@@ -79,6 +80,22 @@ def test_configuring_twice_replaces_the_handler(stream: io.StringIO) -> None:
 def test_text_bearing_third_party_loggers_are_capped(stream: io.StringIO) -> None:
     logging.getLogger("presidio-analyzer").warning("context words: %s", SECRET_LOOKING)
     assert SECRET_LOOKING not in stream.getvalue()
+
+
+def test_a_library_error_keeps_its_template_and_loses_its_arguments(
+        stream: io.StringIO) -> None:
+    lib = logging.getLogger("presidio-analyzer")
+    lib.error("Failed to validate text %s", SECRET_LOOKING)  # as IbanRecognizer does
+    lib.error(f"Did not find word '{SECRET_LOOKING}'")  # an f-string: withheld whole
+    try:
+        raise ValueError(f"bad {SECRET_LOOKING}")
+    except ValueError:
+        lib.exception("recognizer failed: %r", SECRET_LOOKING)
+    assert SECRET_LOOKING not in stream.getvalue()
+    msgs = [str(d["msg"]) for d in _lines(stream)]
+    assert len(msgs) == 3 and all(m.endswith(WITHHELD) for m in msgs)
+    assert msgs[0].startswith("Failed to validate text %s")
+    assert msgs[1].startswith("message ") and "(ValueError)" in msgs[2]
 
 
 def test_unknown_level_is_refused() -> None:
