@@ -20,7 +20,7 @@ shape trigger and always runs). Two kinds of trigger:
   context words, so one of its context words must occur in one of them.
 
 Tests check the necessary-condition property with generated texts (tests/scan/
-test_fast_prefilter.py)."""
+test_fast_paths.py)."""
 
 from __future__ import annotations
 
