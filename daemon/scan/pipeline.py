@@ -189,24 +189,10 @@ class Scanner:
     def _batched_findings(self, b: _Batched, found: list[Sequence[RawFindingLike]]
                           ) -> list[Finding]:
         """As ``_extract_and_detect`` does per segment, from precomputed detections."""
-        seen: dict[tuple[str | None, int, int, str], Finding] = {}
-
-        def keep(findings: Iterable[Finding]) -> None:
-            for f in findings:
-                key = (f.locator, f.start, f.end, f.entity_type)
-                old = seen.get(key)
-                if old is None or f.score > old.score:
-                    seen[key] = f
-
-        held: tuple[Segment, list[Finding]] | None = None
+        merged = _SegmentMerge()
         for seg, raws in zip(b.segments, found, strict=True):
-            now = list(self._findings_from(seg, raws))
-            if held is not None:
-                keep(_trim_overlap(held[0], held[1], seg))
-            held = (seg, now)
-        if held is not None:
-            keep(held[1])
-        return _ordered(seen)
+            merged.add(seg, list(self._findings_from(seg, raws)))
+        return merged.result()
 
     def _cached_or_scanned(self, path: str, digest: str, st: os.stat_result
                            ) -> tuple[str, Sequence[Finding], str | None]:
@@ -227,31 +213,17 @@ class Scanner:
 
         extraction = extract_file(path, self.limits)
         deadline = time.monotonic() + self.limits.max_scan_seconds
-        seen: dict[tuple[str | None, int, int, str], Finding] = {}
-
-        def keep(findings: Iterable[Finding]) -> None:
-            for f in findings:
-                key = (f.locator, f.start, f.end, f.entity_type)
-                old = seen.get(key)
-                if old is None or f.score > old.score:
-                    seen[key] = f
-
-        held: tuple[Segment, list[Finding]] | None = None
+        merged = _SegmentMerge()
         try:
             for seg in extraction.segments:  # type: ignore[attr-defined]
                 if time.monotonic() > deadline:
-                    raise ScanTimeout(_ordered(seen), extraction.mime)
-                found = list(self._findings_for(seg))
-                if held is not None:
-                    keep(_trim_overlap(held[0], held[1], seg))
-                held = (seg, found)
+                    raise ScanTimeout(merged.so_far(), extraction.mime)
+                merged.add(seg, list(self._findings_for(seg)))
         finally:
             close = getattr(extraction.segments, "close", None)
             if close is not None:
                 close()
-        if held is not None:
-            keep(held[1])
-        return extraction.mime, _ordered(seen), extraction.partial_reason
+        return extraction.mime, merged.result(), extraction.partial_reason
 
     def _findings_for(self, seg: Segment) -> Iterable[Finding]:
         return self._findings_from(seg, self.detector.detect(seg.text, tuple(seg.context)))
@@ -314,6 +286,39 @@ class ScanTimeout(Unscannable):
         super().__init__("scan-timeout", "per-file scan time budget exceeded; scanned in part")
         self.findings = findings
         self.mime = mime
+
+
+class _SegmentMerge:
+    """One file's findings from its consecutive segments: the part of a
+    segment's findings lying in the overlap with the next segment is trimmed
+    (the next one sees it whole), and one finding is kept per (locator,
+    start, end, type), the highest-scoring."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str | None, int, int, str], Finding] = {}
+        self._held: tuple[Segment, list[Finding]] | None = None
+
+    def add(self, seg: Segment, findings: list[Finding]) -> None:
+        if self._held is not None:
+            self._keep(_trim_overlap(self._held[0], self._held[1], seg))
+        self._held = (seg, findings)
+
+    def so_far(self) -> list[Finding]:
+        """The findings of every segment but the last added (a scan cut short)."""
+        return _ordered(self._seen)
+
+    def result(self) -> list[Finding]:
+        if self._held is not None:
+            self._keep(self._held[1])
+            self._held = None
+        return _ordered(self._seen)
+
+    def _keep(self, findings: Iterable[Finding]) -> None:
+        for f in findings:
+            key = (f.locator, f.start, f.end, f.entity_type)
+            old = self._seen.get(key)
+            if old is None or f.score > old.score:
+                self._seen[key] = f
 
 
 def _ordered(seen: dict[tuple[str | None, int, int, str], Finding]) -> list[Finding]:

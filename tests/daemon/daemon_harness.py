@@ -146,3 +146,16 @@ def write_from_other_process(path: Path, text: str) -> None:
     """Agents are separate processes: write the way they do (open, write, close)."""
     subprocess.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1"',
                     "sh", str(path), text], check=True, timeout=30)
+
+
+def unstarted_daemon(tmp: Path) -> Any:
+    """A ``Daemon`` over one root ``tmp/root/{session}`` (session ``s1`` made),
+    state in ``tmp/state``, no metrics, 2 workers: built, never started, for
+    tests that drive its parts directly."""
+    from daemon.config import NodeConfig
+    from daemon.service import Daemon
+
+    root = tmp / "root"
+    (root / "s1").mkdir(parents=True, exist_ok=True)
+    return Daemon(NodeConfig(roots=[str(root) + "/{session}"], state_dir=tmp / "state",
+                             metrics_address=None, workers=2))

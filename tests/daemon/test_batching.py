@@ -15,22 +15,19 @@ from pathlib import Path
 import pytest
 
 from daemon import scanbatch
-from daemon.config import NodeConfig
 from daemon.scan import workers
 from daemon.scanbatch import BATCH_BYTES, BATCH_FILES
 from daemon.service import Daemon
 from daemon.workqueue import Pending
 from inventory.records import FileObservation, FileStatus
+from tests.daemon.daemon_harness import unstarted_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _daemon(tmp: Path) -> Daemon:
-    root = tmp / "root"
-    (root / "s1").mkdir(parents=True, exist_ok=True)
-    config = NodeConfig(roots=[str(root) + "/{session}"], state_dir=tmp / "state",
-                        metrics_address=None, workers=2)
-    return Daemon(config)
+    d: Daemon = unstarted_daemon(tmp)
+    return d
 
 
 def _queue_files(d: Daemon, tmp: Path, sizes: list[int]) -> list[str]:

@@ -9,16 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from daemon.config import NodeConfig
 from daemon.service import Daemon
+from tests.daemon.daemon_harness import unstarted_daemon
 
 
 def _daemon(tmp: Path) -> Daemon:
-    root = tmp / "root"
-    (root / "s1").mkdir(parents=True, exist_ok=True)
-    config = NodeConfig(roots=[str(root) + "/{session}"], state_dir=tmp / "state",
-                        metrics_address=None, workers=2)
-    return Daemon(config)
+    d: Daemon = unstarted_daemon(tmp)
+    return d
 
 
 def test_a_stream_of_observations_is_recorded_in_few_transactions(tmp_path: Path) -> None:
