@@ -15,6 +15,7 @@ import re
 import stat
 from pathlib import Path
 
+from daemon.safefs import atomic_write
 from policies.errors import KeyMaterialError
 
 KEY_NAME = "fingerprint.key"
@@ -45,15 +46,14 @@ class Fingerprinter:
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """Read the key, creating it atomically (O_EXCL) on first use. A key file
-    readable by group/other or of the wrong size is refused."""
+    """Read the key, creating it on first use: written whole to a temp file and
+    published with a no-clobber link, so scan workers starting together on a
+    fresh state dir all read the one key (an O_EXCL create let a second worker
+    read the file before its bytes were written, and a crash there left an
+    empty key for good). A key file readable by group/other or of the wrong
+    size is refused."""
     with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, os.urandom(KEY_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        atomic_write(path, os.urandom(KEY_BYTES), 0o600, clobber=False)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as e:

@@ -43,17 +43,22 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o600) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o600, *,
+                 clobber: bool = True) -> None:
     """Durably replace ``path`` with ``data``: temp file in the same directory,
     write, fsync, ``os.replace``, fsync the directory. On any failure (disk full
-    included) the temp file is removed and the old content stays intact."""
+    included) the temp file is removed and the old content stays intact.
+    ``clobber=False`` publishes with ``os.link`` instead: FileExistsError if
+    ``path`` exists (a symlink included), and a concurrent reader sees either
+    no file or all of it, never a partly written one."""
     target = Path(path)
-    with atomic_writer(target, mode) as f:
+    with atomic_writer(target, mode, clobber=clobber) as f:
         f.write(data)
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str], mode: int = 0o600) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike[str], mode: int = 0o600, *,
+                  clobber: bool = True) -> Iterator[BinaryIO]:
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".swtmp", dir=target.parent)
     try:
@@ -62,11 +67,13 @@ def atomic_writer(path: str | os.PathLike[str], mode: int = 0o600) -> Iterator[B
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
+        if clobber:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        raise
     fsync_dir(target.parent)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import select
 import stat
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -34,6 +34,11 @@ class ScannerSpec:
     entities: tuple[str, ...] | None = None
     max_scan_seconds: float = 600.0
     max_file_bytes: int | None = None
+    parent_pid: int | None = None
+    """The process the pool serves (``make_executor`` sets it): a worker exits
+    when that process is gone, even if it was killed before it could shut the
+    pool down (forkserver children are not its children: no parent-death
+    signal reaches them)."""
 
 
 def build_scanner(spec: ScannerSpec) -> Any:
@@ -59,7 +64,27 @@ def build_scanner(spec: ScannerSpec) -> Any:
 def _init_worker(spec: ScannerSpec) -> None:
     global _scanner
     os.nice(5)  # scanning yields to the agents' own work
+    if spec.parent_pid is not None:
+        _exit_with(spec.parent_pid)
     _scanner = build_scanner(spec)
+
+
+def _exit_with(pid: int) -> None:
+    """End this worker when process ``pid`` ends: a thread waits on a pidfd
+    (Linux >= 5.3). An orphaned worker would otherwise keep its model (~250 MB)
+    after a SIGKILLed daemon."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(0)  # already gone
+    except OSError:
+        return  # no pidfd here: the pool's own shutdown is all there is
+
+    def wait() -> None:
+        select.select([fd], [], [])
+        os._exit(0)
+
+    threading.Thread(target=wait, name="sw-parent-watch", daemon=True).start()
 
 
 def _scan_in_worker(path: str) -> FileObservation:
@@ -100,23 +125,10 @@ def make_executor(spec: ScannerSpec, jobs: int, max_tasks: int = 2000) -> Execut
     if jobs == 1:
         return InlineExecutor(spec)
     ctx = multiprocessing.get_context("forkserver")
+    if spec.parent_pid is None:
+        spec = dataclasses.replace(spec, parent_pid=os.getpid())
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                initargs=(spec,), max_tasks_per_child=max_tasks)
-
-
-def _ready() -> int:
-    time.sleep(0.2)  # spread the pings so every worker gets one
-    return os.getpid()
-
-
-def warm_up(executor: Executor, workers: int, timeout: float = 300.0) -> int:
-    """Start every worker and wait until each has built its Scanner (the NER
-    model takes seconds to load): the daemon reports READY only then, so the
-    first files do not wait for model loads. Returns the distinct workers seen."""
-    if isinstance(executor, InlineExecutor):
-        return 1
-    futures = [executor.submit(_ready) for _ in range(max(1, workers))]
-    return len({f.result(timeout=timeout) for f in futures})
 
 
 def submit_scan(executor: Executor, path: str) -> Future[FileObservation]:

@@ -154,6 +154,39 @@ def test_fingerprint_key_created_private_and_stable(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(tmp_path / "fp.key").st_mode) == 0o600
 
 
+def test_a_worker_loading_the_key_while_another_creates_it_reads_the_whole_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scan workers start together on a fresh state dir. Here a second loader
+    runs while the first is generating its key bytes: with an O_EXCL create
+    followed by a write it found an empty file ("expected 32 bytes, found 0")."""
+    import daemon.fingerprint as fp
+
+    key = tmp_path / "fp.key"
+    real = os.urandom
+    seen: list[bytes] = []
+
+    def urandom_with_a_concurrent_loader(n: int) -> bytes:
+        if not seen:
+            seen.append(b"")
+            seen.append(load_or_create_key(key))  # the other worker, mid-creation
+        return real(n)
+
+    monkeypatch.setattr(fp.os, "urandom", urandom_with_a_concurrent_loader)
+    first = load_or_create_key(key)
+    assert first == seen[1] and len(first) == 32
+    assert [x.name for x in tmp_path.iterdir()] == ["fp.key"]  # no temp file left
+
+
+def test_fingerprint_key_path_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"k" * 32)
+    os.chmod(target, 0o600)
+    (tmp_path / "fp.key").symlink_to(target)
+    with pytest.raises(KeyMaterialError, match="cannot open"):
+        load_or_create_key(tmp_path / "fp.key")
+    assert target.read_bytes() == b"k" * 32
+
+
 def test_fingerprint_refuses_loose_permissions(tmp_path: Path) -> None:
     load_or_create_key(tmp_path / "fp.key")
     os.chmod(tmp_path / "fp.key", 0o644)
