@@ -40,8 +40,8 @@ from daemon.roots import RootMatch, WatchRoot, match_any
 from daemon.safefs import atomic_write
 from daemon.scan.pipeline import non_regular_reason
 from daemon.scan.walk import walk
-from daemon.scan.workers import ScannerSpec, make_executor
-from daemon.scanbatch import BATCH_BYTES, BATCH_FILES, submit_batch
+from daemon.scan.workers import ScannerSpec, make_executor, submit_scan_batch
+from daemon.scanbatch import BATCH_BYTES, BATCH_FILES
 from daemon.warmup import warm_workers
 from daemon.watch import ROOT_EVENTS, EventSink, Handler, OverflowDetector
 from daemon.workqueue import Pending, WorkQueue
@@ -387,7 +387,7 @@ class Daemon(EventSink):
     def _submit(self, batch: list[Pending]) -> None:
         assert self._executor is not None
         try:
-            fut = submit_batch(self._executor, [item.path for item in batch])
+            fut = submit_scan_batch(self._executor, [item.path for item in batch])
         except (BrokenProcessPool, RuntimeError):
             self._restart_workers()
             for item in batch:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from daemon.safefs import atomic_write, ensure_private_dir
 from daemon.scan import workers
-from daemon.scanbatch import scan_paths
 
 SAMPLES = {
     "sample.json": json.dumps({"tool": "crm.lookup", "result": {
@@ -60,7 +59,7 @@ def _rounds(executor: Executor, count: int, paths: list[str], timeout: float) ->
 def _warm(paths: list[str]) -> int:
     """Runs in a worker: scan the samples, then hold the worker briefly so
     the other warm-up tasks go to the other workers."""
-    scan_paths(paths)
+    workers._scan_many_in_worker(paths)
     time.sleep(0.2)
     return os.getpid()
 

@@ -95,7 +95,28 @@ def _scan_in_worker(path: str) -> FileObservation:
 
 def _scan_many_in_worker(paths: list[str]) -> list[FileObservation]:
     assert _scanner is not None, "worker not initialised"
-    result: list[FileObservation] = _scanner.scan_many(paths)
+    return scan_many_safely(_scanner, paths)
+
+
+def scan_many_safely(scanner: Any, paths: Sequence[str]) -> list[FileObservation]:
+    """``scanner.scan_many(paths)``: one observation per path, in order. Should
+    the batch raise, each path is scanned alone, and a path whose scan raises
+    is recorded unscannable (``worker-error:<type>``): one bad file never
+    costs the others."""
+    if len(paths) > 1:
+        try:
+            return list(scanner.scan_many(list(paths)))
+        except Exception:  # noqa: BLE001, S110 - retried one by one just below
+            pass
+    return [_scan_alone(scanner, path) for path in paths]
+
+
+def _scan_alone(scanner: Any, path: str) -> FileObservation:
+    try:
+        result: FileObservation = scanner.scan(path)
+    except Exception as e:  # noqa: BLE001 - recorded with the reason
+        return FileObservation(path, FileStatus.UNSCANNABLE,
+                               reason=f"worker-error:{type(e).__name__}")
     return result
 
 
@@ -111,7 +132,7 @@ class InlineExecutor(Executor):
             if fn is _scan_in_worker:
                 fut.set_result(self._scanner.scan(*args))
             elif fn is _scan_many_in_worker:
-                fut.set_result(self._scanner.scan_many(*args))
+                fut.set_result(scan_many_safely(self._scanner, *args))
             else:
                 fut.set_result(fn(*args, **kwargs))
         except BaseException as e:  # noqa: BLE001 - delivered through the future
@@ -142,8 +163,9 @@ def submit_scan_batch(executor: Executor, paths: Sequence[str]
     ``submit_scan`` per path, NER run once over all their text). Worth it for
     bursts of small files (< 64 KB: bigger ones are scanned one by one inside
     the task); keep a batch to a few dozen files so one task stays short. A
-    worker that dies fails the whole batch's future: resubmit its paths one by
-    one with ``submit_scan`` to learn which file it was."""
+    file whose scan raises is recorded unscannable and the others go on
+    (``scan_many_safely``); a worker that dies fails the whole batch's future:
+    resubmit its paths one by one with ``submit_scan`` to learn which file it was."""
     return executor.submit(_scan_many_in_worker, list(paths))
 
 

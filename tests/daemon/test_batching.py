@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from daemon import scanbatch
 from daemon.scan import workers
 from daemon.scanbatch import BATCH_BYTES, BATCH_FILES
 from daemon.service import Daemon
@@ -106,37 +105,42 @@ def test_a_short_answer_is_never_zipped_onto_the_wrong_files(tmp_path: Path) -> 
     assert {o.reason for o in d._observations(fut, batch)} == {"worker-error:short-batch"}
 
 
-def test_one_failing_file_does_not_cost_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    def scan(path: str) -> FileObservation:
+class _FailingBatch:
+    """A scanner whose batch fails as a whole: each file is retried alone."""
+
+    def scan(self, path: str) -> FileObservation:
         if path.endswith("bad"):
             raise MemoryError
         return FileObservation(path, FileStatus.SCANNED)
 
-    def scan_many(paths: list[str]) -> list[FileObservation]:
-        raise MemoryError  # the batch fails as a whole: each file is retried alone
+    def scan_many(self, paths: list[str]) -> list[FileObservation]:
+        raise MemoryError
 
-    monkeypatch.setattr(workers, "_scan_in_worker", scan)
-    monkeypatch.setattr(workers, "_scan_many_in_worker", scan_many)
-    got = scanbatch.scan_paths(["/a", "/bad", "/c"])
+
+class _WholeBatch:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def scan(self, path: str) -> FileObservation:
+        raise AssertionError("a batch that scans whole is not scanned file by file")
+
+    def scan_many(self, paths: list[str]) -> list[FileObservation]:
+        self.calls.append(list(paths))
+        return [FileObservation(p, FileStatus.SCANNED) for p in paths]
+
+
+def test_one_failing_file_does_not_cost_the_batch() -> None:
+    got = workers.scan_many_safely(_FailingBatch(), ["/a", "/bad", "/c"])
     assert [(o.path, o.status, o.reason) for o in got] == [
         ("/a", FileStatus.SCANNED, None),
         ("/bad", FileStatus.UNSCANNABLE, "worker-error:MemoryError"),
         ("/c", FileStatus.SCANNED, None)]
 
 
-def test_a_batch_goes_through_scan_many_in_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[list[str]] = []
-
-    def scan_many(paths: list[str]) -> list[FileObservation]:
-        calls.append(list(paths))
-        return [FileObservation(p, FileStatus.SCANNED) for p in paths]
-
-    def scan(path: str) -> FileObservation:
-        raise AssertionError("a batch that scans whole is not scanned file by file")
-
-    monkeypatch.setattr(workers, "_scan_many_in_worker", scan_many)
-    monkeypatch.setattr(workers, "_scan_in_worker", scan)
-    got = scanbatch.scan_paths(["/a", "/b"])
+def test_a_batch_goes_through_scan_many_in_one_call() -> None:
+    scanner = _WholeBatch()
+    got = workers.scan_many_safely(scanner, ["/a", "/b"])
+    calls = scanner.calls
     assert calls == [["/a", "/b"]] and [o.path for o in got] == ["/a", "/b"]
 
 
@@ -146,13 +150,13 @@ POOL_SCRIPT = r"""
 import json, os, sys
 from pathlib import Path
 from daemon.scan.workers import ScannerSpec, make_executor
-from daemon.scanbatch import submit_batch
+from daemon.scan.workers import submit_scan_batch
 from daemon.warmup import warm_workers
 state, files = Path(sys.argv[1]), sys.argv[2:]
 ex = make_executor(ScannerSpec(state_dir=str(state), use_ner=False), 2)
 try:
     warmed = warm_workers(ex, 2, state)
-    obs = submit_batch(ex, files).result(timeout=120)
+    obs = submit_scan_batch(ex, files).result(timeout=120)
 finally:
     ex.shutdown(wait=True)
 print(json.dumps({"warmed": warmed, "left": os.path.exists(state / "warmup"),
