@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import phonenumbers
 import regex as re
+from phonenumbers.phonenumberutil import NumberParseException
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
@@ -432,11 +434,13 @@ _PHONE_SEPARATORS = "\\-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f \u00a0\u00ad\u20
                     "()\uff08\uff09\uff3b\uff3d.\\[\\]/~\u2053\u223c\uff5e\t+\uff0b"
 _PHONE_CLUSTER = re.compile(rf"\d(?:[{_PHONE_SEPARATORS}]{{0,4}}\d)*")
 PHONE_MIN_DIGITS = 7
-"""Shortest digit run sent to phonenumbers. Valid numbers of the default
-regions have 7+ digits but for a few German short numbers (4-6 digits), which
-the full matcher found nowhere in the synthetic set or the benchmark corpus
-(measured, see docs/adr/0003-scan-performance.md); everything shorter is a
-year, a counter or a time."""
+"""Fewest digits a phone number is reported with: no digit run shorter than
+this anchors a candidate window, and no candidate inside a window with fewer
+digits is parsed. Valid numbers of the default regions have 7+ digits but for
+some German, Israeli and Brazilian short numbers (4-6 digits); in agent
+scratch data what parses as one is an id, a size or a status code next to a
+longer number (measured: every 4-6 digit phone finding on the benchmark
+corpus was such a false positive; docs/adr/0003-scan-performance.md)."""
 PHONE_WINDOW_MARGIN = 32
 """Chars kept on each side of a digit run: room for a leading ``+``/``(`` and
 a trailing extension ("x 123", "ext. 45") that phonenumbers attaches."""
@@ -472,15 +476,31 @@ def phone_candidate_windows(text: str, min_digits: int = PHONE_MIN_DIGITS,
     return windows
 
 
+class _MinDigitsMatcher(phonenumbers.PhoneNumberMatcher):  # type: ignore[misc]
+    """phonenumbers' matcher that never parses a candidate with fewer than
+    ``PHONE_MIN_DIGITS`` digits (ids, sizes and status codes in the margins of
+    a window were ~80% of all parses on logs). Everything else, including the
+    try budget, is the library's: a skipped candidate counts as a failed one,
+    as it would have. Should a phonenumbers release rename this hook, nothing
+    is skipped and results only grow (tests/scan/test_fast_paths.py notices)."""
+
+    def _parse_and_verify(self, candidate: str, offset: int) -> Any:
+        if sum(map(str.isdigit, candidate)) < PHONE_MIN_DIGITS:
+            return None
+        return super()._parse_and_verify(candidate, offset)
+
+
 class CandidatePhoneRecognizer(PhoneRecognizer):
     """Presidio's PhoneRecognizer (same regions, leniency, score, context) run
-    only on windows around digit runs long enough to be a phone number.
+    only on windows around digit runs long enough to be a phone number, and
+    reporting only numbers of ``PHONE_MIN_DIGITS``+ digits.
 
     Why: the original runs ``PhoneNumberMatcher`` over the whole text once per
     region (8 passes), parsing every digit run (timestamps, ids, sizes); on logs
     that was most of the scan time. Windows are cut wide enough that the
     matcher sees the same characters around each number, so the results are
-    the same (tests/scan/test_fast_phone.py compares them on realistic texts)."""
+    Presidio's less its 4-6 digit numbers (tests/scan/test_fast_paths.py
+    compares them on realistic texts)."""
 
     def __init__(self) -> None:
         super().__init__(name="PhoneRecognizer")
@@ -489,9 +509,24 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         results: list[RecognizerResult] = []
         for start, end in phone_candidate_windows(text):
-            for r in super().analyze(text[start:end], entities, nlp_artifacts):  # type: ignore[arg-type]
-                r.start += start
-                r.end += start
-                results.append(r)
+            results += self._analyze_window(text[start:end], start, nlp_artifacts)
         found: list[RecognizerResult] = EntityRecognizer.remove_duplicates(results)
         return found
+
+    def _analyze_window(self, text: str, base: int, nlp_artifacts: NlpArtifacts | None
+                        ) -> list[RecognizerResult]:
+        """Presidio's ``PhoneRecognizer.analyze`` loop (2.2.x) on one window,
+        with the min-digits matcher; offsets moved by ``base``."""
+        results: list[RecognizerResult] = []
+        for region in self.supported_regions:
+            for match in _MinDigitsMatcher(text, region, leniency=self.leniency):
+                try:
+                    shown = phonenumbers.region_code_for_number(
+                        phonenumbers.parse(text[match.start:match.end]))
+                except NumberParseException:
+                    shown = region
+                r = self._get_recognizer_result(match, text, shown, nlp_artifacts)
+                r.start += base
+                r.end += base
+                results.append(r)
+        return results
