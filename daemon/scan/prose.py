@@ -29,7 +29,15 @@ not an ordinary word of the text, i.e. its lower-case form does not occur in
 the text (``The``, ``Please``, ``Report`` open sentences; ``Maria`` rarely
 appears as ``maria``). Sentences with nothing NER could tag (numbers, e-mail
 addresses, lower-case chatter) are where long prose spends most of its NER
-time; adjacent kept sentences are merged so NER keeps their context."""
+time; adjacent kept sentences are merged so NER keeps their context.
+
+Speaker labels: a line opening with the same capitalised label (``Maria
+Lopez: ...``, one to four capitalised words and a colon) on at least
+``LABEL_MIN_LINES`` lines is a transcript or chat speaker. Such a label makes
+every line look name-bearing, which used to send whole transcripts to NER. A
+labelled sentence is now judged by what follows the label; when that holds
+nothing name-like, only the label itself (with its colon) goes to NER, so
+each speaker is still tagged where it is written."""
 
 from __future__ import annotations
 
@@ -50,6 +58,9 @@ _STRONG = regex.compile(
 _OPENING = regex.compile(rf"^[ \t\"'“(\[]*({_CAP})\b", regex.MULTILINE)
 _SENTENCE_END = regex.compile(r"[.!?][\"'’”)\]]*[ \t]*\n?[ \t]*|\n[ \t]*\n\s*")
 _LOWER_WORD = regex.compile(r"\b\p{Ll}[\p{Ll}\p{M}'’]*")
+_LABEL = regex.compile(rf"^[ \t]*((?:{_CAP}[ \t]+){{0,3}}{_CAP}):[ \t]", regex.MULTILINE)
+LABEL_MIN_LINES = 3
+"""Lines a label must open before it counts as a speaker label."""
 MAX_REGION_CHARS = 10_000
 WHOLE_TEXT_SHARE = 0.5
 """When regions cover this share of a text, the text reads as prose: NER gets
@@ -97,14 +108,21 @@ def sentence_regions(text: str, max_chars: int = MAX_REGION_CHARS) -> list[tuple
     capitalised word NER could tag (see the module docstring); the whole text
     when they cover at least ``SENTENCE_WHOLE_SHARE`` of it."""
     ordinary: set[str] | None = None
+    labels = speaker_labels(text)
     regions: list[tuple[int, int]] = []
     for start, end in _sentences(text):
         sentence = text[start:end]
-        if not _STRONG.search(sentence):
+        label = _LABEL.match(sentence) if labels else None
+        if label is not None and label.group(1) not in labels:
+            label = None
+        body = sentence[label.end():] if label is not None else sentence
+        if not _STRONG.search(body):
             if ordinary is None:
                 ordinary = set(_LOWER_WORD.findall(text))
-            if all(m.group(1).lower() in ordinary for m in _OPENING.finditer(sentence)):
-                continue
+            if all(m.group(1).lower() in ordinary for m in _OPENING.finditer(body)):
+                if label is None:
+                    continue
+                end = start + label.end(1) + 1          # the label and its colon only
         if regions and start == regions[-1][1] and end - regions[-1][0] <= max_chars:
             regions[-1] = (regions[-1][0], end)
         else:
@@ -112,6 +130,14 @@ def sentence_regions(text: str, max_chars: int = MAX_REGION_CHARS) -> list[tuple
     if sum(e - s for s, e in regions) >= SENTENCE_WHOLE_SHARE * len(text):
         return [(0, len(text))]
     return regions
+
+
+def speaker_labels(text: str) -> frozenset[str]:
+    """The labels (``Maria Lopez``) opening at least ``LABEL_MIN_LINES`` lines."""
+    counts: dict[str, int] = {}
+    for m in _LABEL.finditer(text):
+        counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return frozenset(k for k, n in counts.items() if n >= LABEL_MIN_LINES)
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:

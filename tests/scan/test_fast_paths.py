@@ -326,3 +326,31 @@ def test_name_dense_prose_goes_to_ner_whole() -> None:
     line = "Maria Lopez met James Smith in Boston. John Adams flew to Denver. "
     text = line * (SHORT_PROSE_CHARS // len(line) + 2)
     assert ner_regions(text) == [(0, len(text))]
+
+
+def test_speaker_labels_go_to_ner_without_their_lower_case_lines() -> None:
+    """A transcript: every line opens with a speaker label, so every line looks
+    name-bearing. Lines whose words after the label hold nothing name-like send
+    only the label (with its colon); lines naming someone go whole."""
+    lines = [f"{who}: the invoice total looks right and the team agrees.\n"
+             for who in ("Maria Lopez", "James Smith", "Ann Wu")] * 8
+    lines[5] = "James Smith: yes, I spoke with Peter Brown about the order.\n"
+    text = "".join(lines) * 2
+    assert len(text) > SHORT_PROSE_CHARS
+    regions = ner_regions(text)
+    spans = [text[s:e] for s, e in regions]
+    assert "Peter Brown" in "".join(spans)                    # a named line, whole
+    assert "the invoice total" not in "".join(spans)          # chatter is not sent
+    for who in ("Maria Lopez", "James Smith", "Ann Wu"):      # every label occurrence
+        assert sum(span.count(f"{who}:") for span in spans) == text.count(f"{who}:")
+    assert sum(e - s for s, e in regions) < len(text) // 3
+
+
+def test_a_label_on_too_few_lines_is_no_speaker_label() -> None:
+    """``Note:`` opening two lines is no speaker label; ``Maria Lopez:`` opening
+    three is (and only labels at a line start count)."""
+    from daemon.scan.prose import speaker_labels
+
+    text = ("Maria Lopez: hello.\nNote: a.\nMaria Lopez: yes.\nNote: b.\n"
+            "Maria Lopez: done.\nsee Ann Wu: x\nsee Ann Wu: y\nsee Ann Wu: z\n")
+    assert speaker_labels(text) == frozenset({"Maria Lopez"})
