@@ -45,13 +45,14 @@ import regex
 
 _CAP = r"\p{Lu}[\p{Ll}\p{M}'’]+"
 _NAMEY = regex.compile(
-    rf"{_CAP}[ \t]*[,;]?[ \t]*{_CAP}\b"             # two capitalised words
+    rf"\b{_CAP}[ \t]*[,;]?[ \t]*{_CAP}\b"           # two capitalised words (not mid-token:
+                                                    # base64 and hashes hold ``UqJlbc``)
     rf"|\b\p{{Ll}}{{2,}}[ \t:,\"'=(\-]{{1,4}}{_CAP}\b"  # after a lower-case word
     rf"|(?:^|[,;\t|\"])[ \t]*{_CAP}\b",             # opening a line or a cell
     regex.MULTILINE,
 )
 _STRONG = regex.compile(
-    rf"{_CAP}[ \t]*[,;]?[ \t]*{_CAP}\b"             # two capitalised words
+    rf"\b{_CAP}[ \t]*[,;]?[ \t]*{_CAP}\b"           # two capitalised words
     rf"|\b\p{{Ll}}{{2,}}[ \t:,\"'=(\-]{{1,4}}{_CAP}\b"  # after a lower-case word
     rf"|[,;\t|\"][ \t]*{_CAP}\b",                  # opening a cell
 )

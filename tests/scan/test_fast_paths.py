@@ -354,3 +354,11 @@ def test_a_label_on_too_few_lines_is_no_speaker_label() -> None:
     text = ("Maria Lopez: hello.\nNote: a.\nMaria Lopez: yes.\nNote: b.\n"
             "Maria Lopez: done.\nsee Ann Wu: x\nsee Ann Wu: y\nsee Ann Wu: z\n")
     assert speaker_labels(text) == frozenset({"Maria Lopez"})
+
+
+def test_capitals_inside_a_token_are_not_name_like() -> None:
+    """Base64 and hashes hold runs like ``GsUqJlbc``: two capitalised "words"
+    glued mid-token, which used to send every such line to NER."""
+    line = "mLCWVgfkcsIlMEC1TuxlJRxXFG6RdZWfrlWLevD2SnFxFGceKaNOKlr1mDS8Gdhdj4MpGsUqJlbc\n"
+    assert ner_regions(line * 60) == []
+    assert ner_regions(f"{line}contact McDonald Smith today\n{line}") != []
