@@ -26,6 +26,8 @@ Nothing in this module logs or returns a detected value: a
 
 from __future__ import annotations
 
+import copy
+
 import bisect
 import logging
 import os
@@ -465,25 +467,34 @@ class Detector:
         and append its results (offsets into each chunk) to each chunk's results."""
         from daemon.scan.prose import ner_regions
 
-        jobs = [(c, start, c.text[start:end]) for c in chunks
-                for start, end in ner_regions(c.text)]
-        if not jobs:
+        # Identical region texts (a speaker label on every line, a city repeated
+        # down a CSV column, a log template) go to spaCy once: its output for a
+        # text does not depend on what else is in the batch.
+        places: dict[str, list[tuple[_Chunk, int]]] = {}
+        for c in chunks:
+            for start, end in ner_regions(c.text):
+                places.setdefault(c.text[start:end], []).append((c, start))
+        if not places:
             return
+        texts = list(places)
         engine = self.analyzer.nlp_engine
         done = 0
-        for size in _batch_sizes([len(text) for _, _, text in jobs], NER_BATCH,
-                                 NER_BATCH_CHARS):
-            batch = jobs[done:done + size]
+        for size in _batch_sizes([len(t) for t in texts], NER_BATCH, NER_BATCH_CHARS):
+            batch = texts[done:done + size]
             done += size
-            for (chunk, start, _), (text, artifacts) in zip(
-                    batch, engine.process_batch([t for _, _, t in batch], LANGUAGE,
-                                                batch_size=size), strict=True):
+            for text, (_, artifacts) in zip(
+                    batch, engine.process_batch(batch, LANGUAGE, batch_size=size), strict=True):
+                found = []
                 for recognizer in self._ner:
                     for r in recognizer.analyze(text, self.entities, artifacts) or ():
                         _tag(r, recognizer)
-                        r.start += start
-                        r.end += start
-                        chunk.results.append(r)
+                        found.append(r)
+                for chunk, start in places[text]:
+                    for r in found:
+                        moved = copy.copy(r)
+                        moved.start += start
+                        moved.end += start
+                        chunk.results.append(moved)
 
 
 @dataclass(slots=True)

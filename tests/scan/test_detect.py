@@ -281,6 +281,32 @@ def test_detect_many_returns_what_detect_returns(detector: Detector) -> None:
     assert many[1] == []
 
 
+def test_identical_regions_go_to_spacy_once(detector: Detector,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A region text repeated (a speaker label, a CSV city) is NER'd once and
+    its findings land at every occurrence, exactly where a per-text run puts them."""
+    ref = "ref: 0000-1111-2222 0x7f00aa 12.5 99.1 0.0001 5150 7781 2309 8816 0.25\n"
+    texts = [f"name: Ryan Miller\n{ref}city: Dublin\n{ref}" * 5,
+             f"name: Ryan Miller\n{ref}city: Dublin\n{ref}"]
+    items: list[tuple[str, tuple[str, ...]]] = [(t, ()) for t in texts]
+    engine = detector.analyzer.nlp_engine
+    sent: list[str] = []
+    real = engine.process_batch
+
+    def spy(batch: list[str], *args: object, **kwargs: object) -> object:
+        sent.extend(batch)
+        return real(batch, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "process_batch", spy)
+    many = detector.detect_many(items)
+    assert sorted(sent) == sorted(set(sent)) and len(sent) <= 2     # each distinct text once
+    people = [f for f in many[0] if f.entity_type == "PERSON"]
+    places = [f for f in many[0] if f.entity_type == "LOCATION"]
+    assert len(people) == 5 and len(places) == 5                    # at every occurrence
+    monkeypatch.undo()
+    assert many == [detector.detect(t, c) for t, c in items]
+
+
 def test_detect_many_of_nothing() -> None:
     assert Detector(use_ner=False).detect_many([]) == []
 
