@@ -14,7 +14,8 @@ other sessions (the same document extracted again). Then, in this one run:
    seeded random order; the files it finished are the "paired" set.
 2. scratchwarden: the scan pipeline in worker processes on all cores
    (``daemon.scan.workers.make_executor(jobs=0)`` fed through
-   ``ContentDedupingSubmitter``, the path of ``scratchwarden scan --jobs 0``),
+   ``ContentDedupingSubmitter`` biggest file first, the path of
+   ``scratchwarden scan --jobs 0``),
    timed after the workers are up, on the paired set (for the ratio) and on
    the whole corpus. The timed span includes the parent's hashing of every
    file; a duplicate content is scanned once across the workers (naive
@@ -401,6 +402,7 @@ def _hwm_kb(pid: int) -> int:
 
 def run_ours(paths: list[str], state: Path, entities: Sequence[str] | None,
              jobs: int = 0) -> tuple[dict[str, Any], float, list[int]]:
+    from daemon.scan.runner import largest_first
     from daemon.scan.workers import (
         ContentDedupingSubmitter,
         ScannerSpec,
@@ -417,8 +419,9 @@ def run_ours(paths: list[str], state: Path, entities: Sequence[str] | None,
         warm.write_text("warm up\n")
         wait([submit_scan(executor, str(warm)) for _ in range(4 * n)])
         t0 = time.monotonic()
-        submitter = ContentDedupingSubmitter(executor)     # as ``scratchwarden scan`` does
-        futs: dict[Future[Any], str] = {submitter.submit(p): p for p in paths}
+        submitter = ContentDedupingSubmitter(executor)     # as ``scratchwarden scan`` does:
+        order = largest_first(list(paths), key=os.path.getsize)   # biggest files first
+        futs: dict[Future[Any], str] = {submitter.submit(p): p for p in order}
         wait(list(futs))
         elapsed = time.monotonic() - t0
         obs = {futs[f]: f.result() for f in futs}

@@ -362,3 +362,14 @@ def test_capitals_inside_a_token_are_not_name_like() -> None:
     line = "mLCWVgfkcsIlMEC1TuxlJRxXFG6RdZWfrlWLevD2SnFxFGceKaNOKlr1mDS8Gdhdj4MpGsUqJlbc\n"
     assert ner_regions(line * 60) == []
     assert ner_regions(f"{line}contact McDonald Smith today\n{line}") != []
+
+
+def test_one_shot_scans_submit_biggest_files_first(tmp_path: Path) -> None:
+    from daemon.scan.runner import iter_targets
+
+    for name, size in (("a.txt", 10), ("b.txt", 5000), ("c/d.txt", 300), ("c/e.txt", 300)):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x" * size)
+    order = [os.path.relpath(p, tmp_path) for _, p in iter_targets([str(tmp_path)])]
+    assert order[0] == "b.txt" and order[-1] == "a.txt"
+    assert sorted(order[1:3]) == ["c/d.txt", "c/e.txt"]
