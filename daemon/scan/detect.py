@@ -26,9 +26,8 @@ Nothing in this module logs or returns a detected value: a
 
 from __future__ import annotations
 
-import copy
-
 import bisect
+import copy
 import logging
 import os
 import re

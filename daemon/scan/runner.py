@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from daemon.scan.walk import walk
 from daemon.scan.workers import ContentDedupingSubmitter, ScannerSpec, make_executor
+from daemon.scanbatch import BATCH_FILES
 from inventory.records import FileObservation, FileStatus
 
 BATCH = 200
@@ -83,14 +84,17 @@ def run_scan(job: ScanJob, sink: Callable[[FileObservation], None], store: Any |
     targets = list(iter_targets(job.paths))
     bar = _Progress(len(targets)) if progress else None
     executor = make_executor(spec, job.jobs)
-    submitter = ContentDedupingSubmitter(executor)   # a duplicate is scanned once, not per worker
+    # A duplicate is scanned once, not per worker; small files go in batches.
+    submitter = ContentDedupingSubmitter(executor, batch_small=True)
     try:
         inflight: dict[Future[FileObservation], tuple[str, str]] = {}
-        limit = max(4, 4 * max(job.jobs, 1))
+        limit = max(4, 4 * max(job.jobs, 1)) * BATCH_FILES
         for root, path in targets:
             inflight[submitter.submit(path)] = (root, path)
             if len(inflight) >= limit:
+                submitter.flush()
                 _drain(inflight, done, bar, FIRST_COMPLETED)
+        submitter.flush()
         _drain(inflight, done, bar, None)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)

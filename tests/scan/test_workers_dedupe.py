@@ -72,8 +72,9 @@ tmp = Path(sys.argv[2])
 paths = _tree(tmp / "tree")
 executor = make_executor(ScannerSpec(str(tmp / "state"), use_ner=False), jobs=2)
 try:
-    submitter = ContentDedupingSubmitter(executor)
+    submitter = ContentDedupingSubmitter(executor, batch_small=sys.argv[3] == "batch")
     futures = {p: submitter.submit(str(p)) for p in paths}
+    submitter.flush()
     obs = {p: f.result(timeout=120) for p, f in futures.items()}
 finally:
     executor.shutdown(wait=True)
@@ -84,10 +85,12 @@ print("OK")
 
 
 @pytest.mark.slow
-def test_duplicates_reuse_the_first_scan_across_worker_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["one-by-one", "batch"])
+def test_duplicates_reuse_the_first_scan_across_worker_processes(tmp_path: Path,
+                                                                 mode: str) -> None:
     """In a child interpreter: the process pool's forkserver outlives the pool."""
     repo = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", _POOL_PROBE, str(repo), str(tmp_path)],
+    out = subprocess.run([sys.executable, "-c", _POOL_PROBE, str(repo), str(tmp_path), mode],
                          capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0 and out.stdout.strip() == "OK", out.stderr[-2000:]
 
@@ -144,3 +147,75 @@ def test_bounded_memory_of_contents(tmp_path: Path) -> None:
         p.write_text(f"content {i}\n")
         submitter.submit(str(p)).result()
     assert len(submitter._firsts) == 2
+
+
+class _Recording(InlineExecutor):
+    """The inline executor, remembering which task each submit was."""
+
+    def __init__(self, spec: ScannerSpec, fail_batches: bool = False) -> None:
+        super().__init__(spec)
+        self.tasks: list[tuple[str, object]] = []
+        self.fail_batches = fail_batches
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.tasks.append((fn.__name__, args[0]))
+        if self.fail_batches and fn.__name__ == "_scan_many_in_worker":
+            from concurrent.futures.process import BrokenProcessPool
+
+            fut: Future[Any] = Future()
+            fut.set_exception(BrokenProcessPool("a worker died"))
+            return fut
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_small_files_go_in_one_batch_and_duplicates_still_reuse(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    paths = _tree(tree)
+    executor = _Recording(ScannerSpec(str(state), use_ner=False))
+    submitter = ContentDedupingSubmitter(executor, batch_small=True)
+    futures = {p: submitter.submit(str(p)) for p in paths}
+    assert executor.tasks == [] and not any(f.done() for f in futures.values())
+    submitter.flush()
+    obs = {p: f.result(timeout=5) for p, f in futures.items()}
+    _check(obs, paths)
+    # a.txt, b.txt and a-as.log in one task; the copies of a.txt never left the parent
+    assert executor.tasks == [("_scan_many_in_worker", [str(paths[0]), str(paths[1]),
+                                                        str(paths[4])])]
+    assert submitter.deduplicated == 2
+
+
+def test_a_full_batch_leaves_without_flush_and_big_files_go_alone(tmp_path: Path) -> None:
+    from daemon.scan.pipeline import MANY_MAX_FILE_BYTES
+    from daemon.scanbatch import BATCH_FILES
+
+    state = tmp_path / "state"
+    state.mkdir()
+    small = [tmp_path / f"s{i}.txt" for i in range(BATCH_FILES)]
+    for i, p in enumerate(small):
+        p.write_text(f"note {i}: write to jane.roe@example.org\n")
+    big = tmp_path / "big.txt"
+    big.write_text("x" * (MANY_MAX_FILE_BYTES + 1))
+    executor = _Recording(ScannerSpec(str(state), use_ner=False))
+    submitter = ContentDedupingSubmitter(executor, batch_small=True)
+    futs = [submitter.submit(str(p)) for p in small] + [submitter.submit(str(big))]
+    assert [name for name, _ in executor.tasks] == ["_scan_many_in_worker", "_scan_in_worker"]
+    assert all(f.result(timeout=5).status is FileStatus.SCANNED for f in futs)
+    assert all(f.result().findings for f in futs[:-1])
+
+
+def test_a_batch_whose_worker_died_is_retried_file_by_file(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(TEXT)
+    b.write_text("nothing to see\n")
+    executor = _Recording(ScannerSpec(str(state), use_ner=False), fail_batches=True)
+    submitter = ContentDedupingSubmitter(executor, batch_small=True)
+    fa, fb = submitter.submit(str(a)), submitter.submit(str(b))
+    submitter.flush()
+    assert fa.result(timeout=5).findings and fb.result(timeout=5).findings == ()
+    assert [name for name, _ in executor.tasks] == [
+        "_scan_many_in_worker", "_scan_in_worker", "_scan_in_worker"]

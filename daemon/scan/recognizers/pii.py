@@ -476,7 +476,7 @@ def phone_candidate_windows(text: str, min_digits: int = PHONE_MIN_DIGITS,
     return windows
 
 
-class _MinDigitsMatcher(phonenumbers.PhoneNumberMatcher):  # type: ignore[misc]
+class _MinDigitsMatcher(phonenumbers.PhoneNumberMatcher):
     """phonenumbers' matcher that never parses a candidate with fewer than
     ``PHONE_MIN_DIGITS`` digits (ids, sizes and status codes in the margins of
     a window were ~80% of all parses on logs). Everything else, including the
@@ -518,14 +518,16 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         """Presidio's ``PhoneRecognizer.analyze`` loop (2.2.x) on one window,
         with the min-digits matcher; offsets moved by ``base``."""
         results: list[RecognizerResult] = []
+        leniency = 1 if self.leniency is None else self.leniency   # Presidio's default
         for region in self.supported_regions:
-            for match in _MinDigitsMatcher(text, region, leniency=self.leniency):
+            for match in _MinDigitsMatcher(text, region, leniency=leniency):
                 try:
                     shown = phonenumbers.region_code_for_number(
                         phonenumbers.parse(text[match.start:match.end]))
                 except NumberParseException:
                     shown = region
-                r = self._get_recognizer_result(match, text, shown, nlp_artifacts)
+                r = self._get_recognizer_result(  # type: ignore[no-untyped-call]
+                    match, text, shown, nlp_artifacts)
                 r.start += base
                 r.end += base
                 results.append(r)
