@@ -307,6 +307,37 @@ def test_identical_regions_go_to_spacy_once(detector: Detector,
     assert many == [detector.detect(t, c) for t, c in items]
 
 
+def test_short_regions_are_remembered_across_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short region text NER'd in one call is not sent again in a later one,
+    and the later findings are what a fresh detector gives."""
+    from daemon.scan.detect import NER_CACHE_MAX_CHARS
+
+    ref = "ref: 0000-1111-2222 0x7f00aa 12.5 99.1 0.0001 5150 7781 2309 8816 0.25\n"
+    refs = ref * 30                                  # machine text: regions are lines
+    first = f"name: Ryan Miller\n{refs}" * 3
+    later = f"{refs}name: Ryan Miller\n{refs}city: Dublin\n{refs}"
+    long_line = "Maria Lopez met James Smith in Boston " + "and went on " * 30 + "\n"
+    assert len(long_line) > NER_CACHE_MAX_CHARS
+    mine = Detector()
+    mine.detect_many([(first + long_line + ref, ())])
+    assert "name: Ryan Miller\n" in mine._ner_cache
+    engine = mine.analyzer.nlp_engine
+    sent: list[str] = []
+    real = engine.process_batch
+
+    def spy(batch: list[str], *args: object, **kwargs: object) -> object:
+        sent.extend(batch)
+        return real(batch, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "process_batch", spy)
+    again = mine.detect_many([(later + long_line + ref, ())])
+    assert "name: Ryan Miller\n" not in sent                   # remembered
+    assert "city: Dublin\n" in sent and long_line in sent      # new, and too long to keep
+    monkeypatch.undo()
+    assert again == Detector().detect_many([(later + long_line + ref, ())])
+    assert {"PERSON", "LOCATION"} <= {f.entity_type for f in again[0]}
+
+
 def test_detect_many_of_nothing() -> None:
     assert Detector(use_ner=False).detect_many([]) == []
 
