@@ -281,14 +281,8 @@ def test_detect_many_returns_what_detect_returns(detector: Detector) -> None:
     assert many[1] == []
 
 
-def test_identical_regions_go_to_spacy_once(detector: Detector,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """A region text repeated (a speaker label, a CSV city) is NER'd once and
-    its findings land at every occurrence, exactly where a per-text run puts them."""
-    ref = "ref: 0000-1111-2222 0x7f00aa 12.5 99.1 0.0001 5150 7781 2309 8816 0.25\n"
-    texts = [f"name: Ryan Miller\n{ref}city: Dublin\n{ref}" * 5,
-             f"name: Ryan Miller\n{ref}city: Dublin\n{ref}"]
-    items: list[tuple[str, tuple[str, ...]]] = [(t, ()) for t in texts]
+def _texts_sent_to_spacy(detector: Detector, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, every text ``detector`` hands spaCy is appended to the list returned."""
     engine = detector.analyzer.nlp_engine
     sent: list[str] = []
     real = engine.process_batch
@@ -298,6 +292,18 @@ def test_identical_regions_go_to_spacy_once(detector: Detector,
         return real(batch, *args, **kwargs)
 
     monkeypatch.setattr(engine, "process_batch", spy)
+    return sent
+
+
+def test_identical_regions_go_to_spacy_once(detector: Detector,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A region text repeated (a speaker label, a CSV city) is NER'd once and
+    its findings land at every occurrence, exactly where a per-text run puts them."""
+    ref = "ref: 0000-1111-2222 0x7f00aa 12.5 99.1 0.0001 5150 7781 2309 8816 0.25\n"
+    texts = [f"name: Ryan Miller\n{ref}city: Dublin\n{ref}" * 5,
+             f"name: Ryan Miller\n{ref}city: Dublin\n{ref}"]
+    items: list[tuple[str, tuple[str, ...]]] = [(t, ()) for t in texts]
+    sent = _texts_sent_to_spacy(detector, monkeypatch)
     many = detector.detect_many(items)
     assert sorted(sent) == sorted(set(sent)) and len(sent) <= 2     # each distinct text once
     people = [f for f in many[0] if f.entity_type == "PERSON"]
@@ -321,15 +327,7 @@ def test_short_regions_are_remembered_across_calls(monkeypatch: pytest.MonkeyPat
     mine = Detector()
     mine.detect_many([(first + long_line + ref, ())])
     assert "name: Ryan Miller\n" in mine._ner_cache
-    engine = mine.analyzer.nlp_engine
-    sent: list[str] = []
-    real = engine.process_batch
-
-    def spy(batch: list[str], *args: object, **kwargs: object) -> object:
-        sent.extend(batch)
-        return real(batch, *args, **kwargs)
-
-    monkeypatch.setattr(engine, "process_batch", spy)
+    sent = _texts_sent_to_spacy(mine, monkeypatch)
     again = mine.detect_many([(later + long_line + ref, ())])
     assert "name: Ryan Miller\n" not in sent                   # remembered
     assert "city: Dublin\n" in sent and long_line in sent      # new, and too long to keep

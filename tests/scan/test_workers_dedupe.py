@@ -47,13 +47,16 @@ def _check(obs: dict[Path, FileObservation], paths: list[Path]) -> None:
     assert obs[paths[4]].findings == first.findings   # other suffix: scanned on its own
 
 
+def _spec_and_tree(tmp_path: Path) -> tuple[ScannerSpec, list[Path]]:
+    """A pattern-only scanner spec with its state dir, and ``_tree`` beside it."""
+    (tmp_path / "state").mkdir()
+    (tmp_path / "tree").mkdir()
+    return ScannerSpec(str(tmp_path / "state"), use_ner=False), _tree(tmp_path / "tree")
+
+
 def test_duplicates_reuse_the_first_scan_inline(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    state.mkdir()
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    paths = _tree(tree)
-    submitter = ContentDedupingSubmitter(InlineExecutor(ScannerSpec(str(state), use_ner=False)))
+    spec, paths = _spec_and_tree(tmp_path)
+    submitter = ContentDedupingSubmitter(InlineExecutor(spec))
     obs = {p: submitter.submit(str(p)).result() for p in paths}
     _check(obs, paths)
     assert submitter.deduplicated == 2
@@ -169,12 +172,8 @@ class _Recording(InlineExecutor):
 
 
 def test_small_files_go_in_one_batch_and_duplicates_still_reuse(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    state.mkdir()
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    paths = _tree(tree)
-    executor = _Recording(ScannerSpec(str(state), use_ner=False))
+    spec, paths = _spec_and_tree(tmp_path)
+    executor = _Recording(spec)
     submitter = ContentDedupingSubmitter(executor, batch_small=True)
     futures = {p: submitter.submit(str(p)) for p in paths}
     assert executor.tasks == [] and not any(f.done() for f in futures.values())
