@@ -247,10 +247,6 @@ class ContentDedupingSubmitter:
         batch, self._pending, self._pending_bytes = self._pending, [], 0
         if not batch:
             return
-        if len(batch) == 1:
-            path, fut = batch[0]
-            submit_scan(self.executor, path).add_done_callback(lambda f: _copy_outcome(f, fut))
-            return
         try:
             task = submit_scan_batch(self.executor, [p for p, _ in batch])
         except BaseException as e:  # noqa: BLE001 - e.g. the pool shut down: tell the callers
