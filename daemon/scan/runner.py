@@ -53,7 +53,7 @@ def largest_first(items: list[T], key: Callable[[T], int]) -> list[T]:
     throughput benchmark's corpus, 2 workers, two rounds: the workers' CPU is
     unchanged (10.3-11.3 s), the wall clock 5.3-5.9 s instead of 6.2-6.4 s
     (CPU / wall 1.94 instead of 1.70)."""
-    return sorted(items, key=lambda item: -key(item))
+    return sorted(items, key=key, reverse=True)
 
 
 def run_scan(job: ScanJob, sink: Callable[[FileObservation], None], store: Any | None,

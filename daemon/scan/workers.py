@@ -192,8 +192,10 @@ class ContentDedupingSubmitter:
     a worker as one ``submit_scan_batch`` task (NER shared across the files,
     ~15% less CPU than one task per file on the benchmark corpus). A waiting
     batch leaves only when full or on ``flush()``: call it before waiting on
-    the futures. If the batch's worker dies, its files are resubmitted one by
-    one, so the file that killed it fails alone."""
+    the futures. If the batch task fails (its worker died), each of its files
+    is resubmitted alone: on an executor that survives that, only the file
+    that killed the worker fails; a broken ``ProcessPoolExecutor`` fails them
+    all, as it fails every later task."""
 
     def __init__(self, executor: Executor, max_entries: int = 4096,
                  batch_small: bool = False) -> None:
@@ -257,8 +259,8 @@ class ContentDedupingSubmitter:
 
     def _split(self, task: Future[list[FileObservation]],
                batch: list[tuple[str, Future[FileObservation]]]) -> None:
-        """Each file's observation to its own future; after a dead worker, each
-        file again in a task of its own."""
+        """Each file's observation to its own future; after a failed task, each
+        file again in a task of its own (or the submit error, pool broken)."""
         if not task.cancelled() and task.exception() is None:
             for (_, fut), obs in zip(batch, task.result(), strict=True):
                 fut.set_result(obs)
