@@ -140,6 +140,84 @@ def test_short_numbers_beside_a_long_one_are_not_phones() -> None:
     assert all(e - s >= PHONE_MIN_DIGITS for s, e in ours), ours
 
 
+def _parses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(candidate, region) of every parse phonenumbers' matcher runs from now on."""
+    import phonenumbers
+
+    seen: list[tuple[str, str]] = []
+    real = phonenumbers.PhoneNumberMatcher._parse_and_verify
+
+    def spy(self: phonenumbers.PhoneNumberMatcher, candidate: str, offset: int) -> object:
+        seen.append((candidate, self.preferred_region))
+        return real(self, candidate, offset)
+
+    monkeypatch.setattr(phonenumbers.PhoneNumberMatcher, "_parse_and_verify", spy)
+    return seen
+
+
+def test_a_plus_number_is_parsed_once_for_all_regions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A number written with its country code parses the same whatever the
+    default region: one parse, not one per region; a national number still
+    gets one per region (its meaning depends on it)."""
+    text = "office +44 20 7946 0958, desk (212) 555-0143"
+    presidio = {(r.start, r.end) for r in PhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
+    regions = len(PhoneRecognizer().supported_regions)
+    seen = _parses(monkeypatch)
+    found = CandidatePhoneRecognizer().analyze(text, ["PHONE_NUMBER"])
+    assert {(r.start, r.end) for r in found} == presidio and len(presidio) == 2
+    plus = [c for c, _ in seen if c.startswith("+44")]
+    national = [r for c, r in seen if c.startswith("(212)")]
+    assert len(plus) == 1, seen
+    assert len(set(national)) == regions, seen
+
+
+def test_the_phone_memo_answers_as_parsing_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scanning the same texts again with a warm memo parses nothing and gives
+    Presidio's results; a memo at its bound starts over instead of growing."""
+    recognizer = CandidatePhoneRecognizer()
+    text = "\n".join(PHONE_TEXTS)
+    first = {(r.start, r.end, r.score) for r in recognizer.analyze(text, ["PHONE_NUMBER"])}
+    assert first == _presidio_phones(text)
+    seen = _parses(monkeypatch)
+    again = {(r.start, r.end, r.score) for r in recognizer.analyze(text, ["PHONE_NUMBER"])}
+    assert again == first
+    assert seen == []
+    from daemon.scan.recognizers.pii import PhoneMemo
+
+    small = CandidatePhoneRecognizer()
+    small.memo = PhoneMemo(max_entries=3)
+    assert {(r.start, r.end, r.score)
+            for r in small.analyze(text, ["PHONE_NUMBER"])} == first
+    assert 0 < len(small.memo._answers) <= 3
+
+
+_MATCHER_TEXTS = [*PHONE_TEXTS,
+                  "x 12/03/2019 10:45:12 pages 12-14 tel. (030) 1234 5678/79 or 030/123456-78",
+                  "+1 (800) 555-0199 x 1234; 0800 123 4567; 555 0199 5550199 555-0199 55501990",
+                  "ids 123456789 987654321, 10.20.30.40, 4111 1111 1111 1111, 078-05-1120"]
+
+
+@pytest.mark.parametrize("budget", [65535, 3, 1])
+@pytest.mark.parametrize("text", _MATCHER_TEXTS)
+def test_shared_candidates_match_as_the_library_matcher(
+        text: str, budget: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The candidate search shared by all regions finds, in every region, what
+    phonenumbers' own matcher (with the min-digits rule) finds, the same
+    matches in the same order, also when the try budget runs out."""
+    from daemon.scan.recognizers import pii
+
+    assert pii._SHARED_MATCHING
+    monkeypatch.setattr(pii, "_MAX_TRIES", budget)
+    candidates = pii._Candidates(text)
+    for region in PhoneRecognizer().supported_regions:
+        library = pii._MinDigitsMatcher(text, region, 1)
+        library._max_tries = budget
+        expected = [(m.start, m.raw_string) for m in library]
+        ours = [(m.start, m.raw_string)
+                for m in pii._shared_matches(candidates, region, 1, pii.PhoneMemo())]
+        assert ours == expected, region
+
+
 def test_the_matcher_hook_still_exists() -> None:
     """The min-digits rule overrides phonenumbers' private per-candidate hook;
     a release that renames it would silently parse every candidate again."""

@@ -21,11 +21,12 @@ Case-insensitive parts are marked with scoped ``(?i:...)`` groups.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import phonenumbers
 import regex as re
-from phonenumbers.phonenumberutil import NumberParseException
+from phonenumbers.phonenumbermatcher import PhoneNumberMatch
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
@@ -476,18 +477,200 @@ def phone_candidate_windows(text: str, min_digits: int = PHONE_MIN_DIGITS,
     return windows
 
 
+# phonenumbers' own helpers for "is this candidate parsed from a + country code"
+# (private; should a release rename them, every key names its region: exact, slower).
+_EXTRACT_POSSIBLE: Any = getattr(phonenumbers.phonenumberutil, "_extract_possible_number", None)
+_PLUS_CHARS: Any = getattr(phonenumbers.phonenumberutil, "_PLUS_CHARS_PATTERN", None)
+
+
 class _MinDigitsMatcher(phonenumbers.PhoneNumberMatcher):
     """phonenumbers' matcher that never parses a candidate with fewer than
     ``PHONE_MIN_DIGITS`` digits (ids, sizes and status codes in the margins of
-    a window were ~80% of all parses on logs). Everything else, including the
-    try budget, is the library's: a skipped candidate counts as a failed one,
-    as it would have. Should a phonenumbers release rename this hook, nothing
-    is skipped and results only grow (tests/scan/test_fast_paths.py notices)."""
+    a window were ~80% of all parses on logs), and that asks ``memo`` before
+    parsing one. Everything else, including the try budget, is the library's:
+    a skipped or remembered candidate counts as a tried one, as it would have.
+    Should a phonenumbers release rename this hook, nothing is skipped and
+    results only grow (tests/scan/test_fast_paths.py notices)."""
+
+    def __init__(self, text: str, region: str, leniency: int,
+                 memo: PhoneMemo | None = None) -> None:
+        super().__init__(text, region, leniency=leniency)
+        self._memo = memo
 
     def _parse_and_verify(self, candidate: str, offset: int) -> Any:
         if sum(map(str.isdigit, candidate)) < PHONE_MIN_DIGITS:
             return None
-        return super()._parse_and_verify(candidate, offset)
+        if self._memo is None:
+            return super()._parse_and_verify(candidate, offset)
+        key = self._memo.key(self.text, candidate, offset, self.preferred_region,
+                             int(self.leniency))
+        known = self._memo.get(key)
+        if known is None:
+            match = super()._parse_and_verify(candidate, offset)
+            self._memo.put(key, match)
+            return match
+        number = known[0]
+        return None if number is None else PhoneNumberMatch(offset, candidate, number)
+
+
+class PhoneMemo:
+    """What ``_parse_and_verify`` answered for a candidate, so the same question
+    is not parsed again: for another region when the answer cannot depend on
+    the region, and for the same candidate in another window or file.
+
+    The answer is a function of the key (phonenumbers 8.13-9.x,
+    ``PhoneNumberMatcher._parse_and_verify``): the candidate string; the
+    characters just before and after it (the VALID-leniency check of
+    surrounding letters and punctuation reads only those two); the leniency;
+    and the region, which ``parse`` uses only for a number written without a
+    leading plus sign. A candidate whose possible number (phonenumbers' own
+    ``_extract_possible_number``) starts with ``+`` is parsed from its
+    country calling code, and its verification then needs no region either
+    (``country_code_source`` is "with plus sign"), so its key has none.
+    tests/scan/test_fast_paths.py compares results with and without the memo
+    against Presidio's on every region. Bounded: cleared when it reaches
+    ``max_entries`` (the numbers stay in this process, as the text does)."""
+
+    def __init__(self, max_entries: int = 16384) -> None:
+        self.max_entries = max_entries
+        self._answers: dict[tuple[str, str, str, str | None, int],
+                            tuple[phonenumbers.PhoneNumber | None]] = {}
+
+    @staticmethod
+    def key(text: str, candidate: str, offset: int, region: str | None, leniency: int
+            ) -> tuple[str, str, str, str | None, int]:
+        end = offset + len(candidate)
+        before = text[offset - 1] if offset > 0 else ""
+        after = text[end] if end < len(text) else ""
+        return candidate, before, after, None if _international(candidate) else region, leniency
+
+    def get(self, key: tuple[str, str, str, str | None, int]
+            ) -> tuple[phonenumbers.PhoneNumber | None] | None:
+        return self._answers.get(key)
+
+    def put(self, key: tuple[str, str, str, str | None, int], match: Any) -> None:
+        if len(self._answers) >= self.max_entries:
+            self._answers.clear()
+        self._answers[key] = (None if match is None else match.number,)
+
+
+def _international(candidate: str) -> bool:
+    """True when phonenumbers parses ``candidate`` from its own ``+`` country
+    code, whatever the default region (no RFC 3966 ``phone-context``)."""
+    if _EXTRACT_POSSIBLE is None or _PLUS_CHARS is None or ";" in candidate:
+        return False
+    return _PLUS_CHARS.match(_EXTRACT_POSSIBLE(candidate)) is not None
+
+
+_PN: Any = phonenumbers.phonenumbermatcher
+_MATCHER_PARTS = ("_PATTERN", "_SECOND_NUMBER_START_PATTERN", "_INNER_MATCHES",
+                  "_UNWANTED_END_CHAR_PATTERN", "_SLASH_SEPARATED_DATES", "_TIME_STAMPS",
+                  "_TIME_STAMPS_SUFFIX")
+_SHARED_MATCHING = all(hasattr(_PN, name) for name in _MATCHER_PARTS)
+_MAX_TRIES = 65535
+"""phonenumbers' default ``max_tries`` of a ``PhoneNumberMatcher``."""
+
+
+def _trim(pattern: Any, candidate: str) -> str:
+    """``PhoneNumberMatcher._trim_after_first_match``."""
+    m = pattern.search(candidate)
+    return candidate[:m.start()] if m else candidate
+
+
+class _Candidates:
+    """What phonenumbers' matcher computes for a text before it parses anything,
+    computed once and shared by every region: where ``_PATTERN`` finds the next
+    candidate from a given index, and which sub-candidates ``_extract_match``
+    tries for a candidate (the whole candidate, then the groups of its inner
+    patterns), in the library's order. Neither depends on the region; only
+    the parse of each try does (``PhoneMemo``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._next: dict[int, tuple[int, int] | None] = {}
+        self._tries: dict[int, tuple[tuple[str, int], tuple[tuple[tuple[str, int], ...], ...]]
+                          | None] = {}
+
+    def search(self, index: int) -> tuple[int, int] | None:
+        if index not in self._next:
+            m = _PN._PATTERN.search(self.text, index)
+            self._next[index] = None if m is None else m.span()
+        return self._next[index]
+
+    def tries(self, offset: int, candidate: str
+              ) -> tuple[tuple[str, int], tuple[tuple[tuple[str, int], ...], ...]] | None:
+        """``None`` when ``_extract_match`` gives up before parsing (a date, a
+        time stamp), else the whole-candidate try and the inner loop's rounds:
+        each round is checked against the try budget once, then runs its one
+        or two tries."""
+        if offset in self._tries:
+            return self._tries[offset]
+        found: Any = None
+        text = self.text
+        if not _PN._SLASH_SEPARATED_DATES.search(candidate) and not (
+                _PN._TIME_STAMPS.search(candidate)
+                and _PN._TIME_STAMPS_SUFFIX.match(text, offset + len(candidate))):
+            rounds: list[tuple[tuple[str, int], ...]] = []
+            for inner in _PN._INNER_MATCHES:
+                group_match = inner.search(candidate)
+                first = True
+                while group_match:
+                    this: list[tuple[str, int]] = []
+                    if first:
+                        this.append((_trim(_PN._UNWANTED_END_CHAR_PATTERN,
+                                           candidate[:group_match.start()]), offset))
+                        first = False
+                    this.append((_trim(_PN._UNWANTED_END_CHAR_PATTERN, group_match.group(1)),
+                                 offset + group_match.start(1)))
+                    rounds.append(tuple(this))
+                    group_match = inner.search(candidate, group_match.start() + 1)
+            found = ((candidate, offset), tuple(rounds))
+        self._tries[offset] = found
+        return found  # type: ignore[no-any-return]
+
+
+def _shared_matches(candidates: _Candidates, region: str, leniency: int,
+                    memo: PhoneMemo) -> Iterator[PhoneNumberMatch]:
+    """``iter(PhoneNumberMatcher(text, region, leniency))`` with the min-digits
+    rule and the memo: the library's own loop (``has_next`` / ``_find`` /
+    ``_extract_match`` / ``_extract_inner_match`` of phonenumbers 8.13-9.x),
+    try budget included, over the shared candidates. The parse itself is the
+    library's ``_parse_and_verify``."""
+    text = candidates.text
+    verifier = _MinDigitsMatcher(text, region, leniency, memo)
+    budget = _MAX_TRIES
+    index = 0
+    while True:
+        found: Any = None
+        span = candidates.search(index)
+        while budget > 0 and span is not None:
+            start = span[0]
+            candidate = _trim(_PN._SECOND_NUMBER_START_PATTERN, text[start:span[1]])
+            if candidate:
+                plan = candidates.tries(start, candidate)
+                if plan is not None:
+                    whole, rounds = plan
+                    found = verifier._parse_and_verify(*whole)
+                    if found is None:
+                        for this in rounds:
+                            if budget <= 0:
+                                break
+                            for group, offset in this:
+                                found = verifier._parse_and_verify(group, offset)
+                                if found is not None:
+                                    break
+                                budget -= 1
+                            if found is not None:
+                                break
+                if found is not None:
+                    break
+                budget -= 1
+            index = start + len(candidate)
+            span = candidates.search(index)
+        if found is None:
+            return
+        yield found
+        index = found.end
 
 
 class CandidatePhoneRecognizer(PhoneRecognizer):
@@ -504,6 +687,7 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
 
     def __init__(self) -> None:
         super().__init__(name="PhoneRecognizer")
+        self.memo = PhoneMemo()
 
     def analyze(self, text: str, entities: list[str],
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
@@ -519,15 +703,16 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         with the min-digits matcher; offsets moved by ``base``."""
         results: list[RecognizerResult] = []
         leniency = 1 if self.leniency is None else self.leniency   # Presidio's default
+        candidates = _Candidates(text) if _SHARED_MATCHING else None
         for region in self.supported_regions:
-            for match in _MinDigitsMatcher(text, region, leniency=leniency):
-                try:
-                    shown = phonenumbers.region_code_for_number(
-                        phonenumbers.parse(text[match.start:match.end]))
-                except NumberParseException:
-                    shown = region
+            matches: Iterable[PhoneNumberMatch] = (
+                _MinDigitsMatcher(text, region, leniency, self.memo) if candidates is None
+                else _shared_matches(candidates, region, leniency, self.memo))
+            for match in matches:
+                # Presidio parses the match again only to name its region in
+                # the explanation; no finding carries an explanation.
                 r = self._get_recognizer_result(  # type: ignore[no-untyped-call]
-                    match, text, shown, nlp_artifacts)
+                    match, text, region, nlp_artifacts)
                 r.start += base
                 r.end += base
                 results.append(r)
