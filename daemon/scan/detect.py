@@ -315,6 +315,13 @@ def dedupe(findings: Sequence[RawFinding]) -> list[RawFinding]:
 
 # --------------------------------------------------------------------------- the detector
 
+WARM_UP_TEXT = (
+    "Dr. Jane Roe of 12 Example Street, Springfield, IL 62701 flew to Paris on 2024-01-02.\n"
+    "Call (212) 555-0143 or +44 20 7946 0958, mail jane.roe@example.com, card 4111 1111 1111 "
+    "1111, ssn 078-05-1120, iban GB82 WEST 1234 5698 7654 32, ip 192.0.2.10.\n")
+"""What :meth:`Detector.warm_up` scans: documentation values only (a 555-01xx
+number, example.com, a test card, the specimen SSN, the IBAN registry's
+example, a TEST-NET address), nothing anybody owns."""
 NER_BATCH = 256
 """Most regions handed to spaCy's ``pipe`` at once. All chunks of a text (and
 all texts of a ``detect_many`` call) share batches: many tiny regions (CSV and
@@ -398,6 +405,20 @@ class Detector:
         self._by_id = {r.id: r for r in chosen}
         self._wanted = frozenset(self.entities)
         self.prefilter = Prefilter(self._patterns, self.threshold)
+
+    def warm_up(self) -> None:
+        """Do now what the first scans of a fresh process would otherwise pay
+        for (~0.5 s CPU, measured): compile every pattern recognizer's regexes
+        (Presidio compiles each on first use, and the prefilter means most are
+        first used well into a scan), and run one detection over
+        ``WARM_UP_TEXT`` so phonenumbers loads its region metadata, tldextract
+        its suffix list and spaCy its first batch. Workers and the daemon call
+        it once, right after loading the model."""
+        from daemon.scan.lean import precompile
+
+        for recognizer in self._patterns:
+            precompile(recognizer)
+        self.detect(WARM_UP_TEXT)
 
     @property
     def needs_ner(self) -> bool:

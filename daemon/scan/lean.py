@@ -69,6 +69,24 @@ def _compiled(pattern: Any, flags: int) -> Any:
     return pattern.compiled_regex
 
 
+def precompile(recognizer: EntityRecognizer) -> int:
+    """Compile now every regex :func:`lean_analyze` would compile on first use
+    for ``recognizer`` (none unless :func:`is_lean`); the number compiled.
+    Presidio compiles a pattern the first time its recognizer runs, ~3 ms
+    each with ``regex``: a fresh worker paid ~0.3 s of it on its first files."""
+    if not is_lean(recognizer):
+        return 0
+    rec: Any = recognizer
+    flags: int = rec.global_regex_flags
+    iban = type(recognizer).analyze is IbanRecognizer.analyze
+    for pattern in rec.patterns or ():
+        if iban:
+            _iban_compiled(pattern.regex, flags)
+        else:
+            _compiled(pattern, flags)
+    return len(rec.patterns or ())
+
+
 def _verdicts(recognizer: PatternRecognizer, matched: str, key: Callable[[str], str],
               cache: dict[str, tuple[bool | None, bool | None]]
               ) -> tuple[bool | None, bool | None]:

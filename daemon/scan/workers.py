@@ -55,6 +55,7 @@ def build_scanner(spec: ScannerSpec) -> Any:
     from daemon.scan.segments import Limits
 
     detector = Detector(use_ner=spec.use_ner, entities=spec.entities)
+    detector.warm_up()
     limits = Limits(max_scan_seconds=spec.max_scan_seconds)
     if spec.max_file_bytes is not None:
         limits = dataclasses.replace(limits, max_file_bytes=spec.max_file_bytes)

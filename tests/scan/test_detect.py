@@ -375,6 +375,43 @@ def test_bad_chunk_settings_rejected() -> None:
         Detector(chunk_chars=100, chunk_overlap=80, use_ner=False)
 
 
+_COMPILE_PROBE = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    import regex
+    from daemon.scan.detect import WARM_UP_TEXT, Detector
+    d = Detector(use_ner=False)
+    if sys.argv[2] == "warm":
+        d.warm_up()
+    compiled = []
+    real = regex.compile
+    def counting(pattern, *a, **k):
+        compiled.append(1)
+        return real(pattern, *a, **k)
+    regex.compile = counting
+    text = ("Mr. Paul Fox, 1 Main Street, Boston, MA 02110; DL A1234567; tel 020 7946 0018; "
+            "card 5500 0000 0000 0004; 2001:db8::1; 3FA85F64-5717-4562-B3FC-2C963F66AFA6; "
+            "DE89 3704 0044 0532 0130 00; passport 912803456; bitcoin "
+            "1BoatSLRHtKNngkdXEeobR76b53LETtpyT; https://example.org/a?b=c; 4.5.2019 ")
+    found = d.detect(text * 3)
+    print(len(compiled), len(found))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["cold", "warm"])
+def test_warm_up_leaves_no_regex_to_compile_on_first_scan(mode: str) -> None:
+    """A fresh process compiles Presidio's regexes on first use, in the middle
+    of its first scans; after ``warm_up`` it compiles none (the cold run shows
+    the probe text does reach recognizers that compile)."""
+    proc = subprocess.run([sys.executable, "-c", _COMPILE_PROBE, str(REPO), mode],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    compiles, found = map(int, proc.stdout.split())
+    assert found >= 5
+    assert (compiles == 0) if mode == "warm" else (compiles >= 10), compiles
+
+
 # ----------------------------------------------------------------------------- no value leaks
 
 
