@@ -78,6 +78,33 @@ def test_prefilter_never_drops_a_finding(pattern_detector: Detector, before: str
     assert not missing, f"prefilter dropped {sorted((t, s, e) for t, s, e in missing)}"
 
 
+_TRIGGER_TEXT = st.text(alphabet=st.sampled_from(
+    list("abcdefghijklmnopqrstuvwxyz ABCDEFGHIKLMNOPQRSTUVWXYZ0123456789-.:/@_\"'\n")
+    + ["é", "Ü", "٣", "\u00a0", "ƒ"]), max_size=80)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=_TRIGGER_TEXT, after=_TRIGGER_TEXT,
+       plants=st.lists(st.sampled_from(PLANTS), max_size=3))
+def test_trigger_search_finds_what_one_set_finds(pattern_detector: Detector, before: str,
+                                                 after: str, plants: list[str]) -> None:
+    """The prefilter's split search (a set of plain strings, early-exit searches
+    for shapes; ASCII texts as bytes) reports exactly the triggers one RE2 set
+    over all of them reports, on ASCII and non-ASCII text (an Arabic-Indic
+    digit is ``\\p{Nd}`` but not ``[0-9]``)."""
+    import re2
+
+    pf: Prefilter = pattern_detector.prefilter
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    one = re2.Set.SearchSet(options)
+    for trigger in pf._triggers:
+        one.Add(trigger)
+    one.Compile()
+    text = before + " ".join(plants) + after
+    assert pf.present(text) == frozenset(one.Match(text) or ())
+
+
 def test_prefilter_skips_recognizers_without_trigger(pattern_detector: Detector) -> None:
     chosen = {type(r).__name__ for r in pattern_detector.prefilter.select(
         "just some lower case words here")}
