@@ -300,10 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     chars = sum(len(s["full_text"]) for s in samples)
     print(f"samples: {len(samples)} ({chars} chars), one file per sample; "
           f"ours via {how}, threshold {threshold}, NER {'off' if args.no_ner else 'on'}")
-    vanilla = ("vanilla not run (--no-vanilla)" if args.no_vanilla else
-               f"vanilla {van_s:.1f} s ({chars / max(van_s, 1e-9) / 1000:.1f} kchar/s)")
+    vanilla_time = ("vanilla not run (--no-vanilla)" if args.no_vanilla else
+                    f"vanilla {van_s:.1f} s ({chars / max(van_s, 1e-9) / 1000:.1f} kchar/s)")
     print(f"time (shared machine, noisy): ours {our_s:.1f} s "
-          f"({chars / max(our_s, 1e-9) / 1000:.1f} kchar/s), {vanilla}")
+          f"({chars / max(our_s, 1e-9) / 1000:.1f} kchar/s), {vanilla_time}")
     print("counting: token level (\\w+ tokens), see the module docstring for the mapping\n")
     print(table(score(samples, our_preds, threshold), score(samples, van_preds)))
     if args.sweep:
