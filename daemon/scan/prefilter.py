@@ -154,11 +154,6 @@ class Prefilter:
 
     def _add(self, ids: dict[str, int], pattern: str) -> int:
         if pattern not in ids:
-            try:
-                re2.compile(pattern)
-            except re2.error as e:
-                raise ConfigError(f"expected an RE2-compatible trigger; found {pattern!r}: "
-                                  f"{e}") from None
             ids[pattern] = len(self._triggers)
             self._triggers.append(pattern)
         return ids[pattern]
@@ -222,15 +217,16 @@ class _TriggerSearch:
 
     Shapes are searched in the UTF-8 bytes when the text is ASCII
     (``\\p{Nd}`` is then ``[0-9]``; the str wrapper converts offsets and
-    costs ~2x), else in the str. The answer is the same as one set over all triggers: a trigger
-    occurs iff an unanchored search finds it (tests/scan/test_fast_paths.py)."""
+    costs ~2x), else in the str. The answer is the same as one set over all
+    triggers: a trigger occurs iff an unanchored search finds it
+    (tests/scan/test_fast_paths.py)."""
 
     def __init__(self, triggers: Sequence[str]) -> None:
         literal = [i for i, t in enumerate(triggers) if _literal(t)]
         plain = frozenset(literal)
         self._literal_ids = literal
         self._literal_set = self._set([triggers[i] for i in literal]) if literal else None
-        self._shapes = [(i, re2.compile(t), re2.compile(_ascii(t)))
+        self._shapes = [(i, _compile(t), _compile(_ascii(t)))
                         for i, t in enumerate(triggers) if i not in plain]
 
     @staticmethod
@@ -252,6 +248,14 @@ class _TriggerSearch:
         if self._literal_set is not None:
             found += [self._literal_ids[h] for h in self._literal_set.Match(data) or ()]
         return frozenset(found)
+
+
+def _compile(trigger: str) -> Any:
+    try:
+        return re2.compile(trigger)
+    except re2.error as e:
+        raise ConfigError(f"expected an RE2-compatible trigger; found {trigger!r}: {e}"
+                          ) from None
 
 
 def _ascii(trigger: str) -> str:

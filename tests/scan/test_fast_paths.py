@@ -105,6 +105,21 @@ def test_trigger_search_finds_what_one_set_finds(pattern_detector: Detector, bef
     assert pf.present(text) == frozenset(one.Match(text) or ())
 
 
+def test_a_trigger_re2_cannot_compile_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    from daemon.scan import prefilter
+    from policies.errors import ConfigError
+
+    class LookbehindRecognizer(PatternRecognizer):
+        pass
+
+    monkeypatch.setitem(prefilter.SHAPES, "LookbehindRecognizer", "(?<=x)y")
+    r = LookbehindRecognizer(supported_entity="X", patterns=[Pattern("y", "y", 0.5)])
+    with pytest.raises(ConfigError, match="RE2-compatible trigger"):
+        Prefilter([r], 0.35)
+
+
 def test_prefilter_skips_recognizers_without_trigger(pattern_detector: Detector) -> None:
     chosen = {type(r).__name__ for r in pattern_detector.prefilter.select(
         "just some lower case words here")}

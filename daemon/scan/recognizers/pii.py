@@ -577,6 +577,12 @@ def _trim(pattern: Any, candidate: str) -> str:
     return candidate[:m.start()] if m else candidate
 
 
+_Try = tuple[str, int]
+"""A sub-candidate to parse and its offset in the text."""
+_Plan = tuple[_Try, tuple[tuple[_Try, ...], ...]]
+"""The whole-candidate try, then the inner loop's rounds of one or two tries."""
+
+
 class _Candidates:
     """What phonenumbers' matcher computes for a text before it parses anything,
     computed once and shared by every region: where ``_PATTERN`` finds the next
@@ -588,8 +594,7 @@ class _Candidates:
     def __init__(self, text: str) -> None:
         self.text = text
         self._next: dict[int, tuple[int, int] | None] = {}
-        self._tries: dict[int, tuple[tuple[str, int], tuple[tuple[tuple[str, int], ...], ...]]
-                          | None] = {}
+        self._tries: dict[int, _Plan | None] = {}
 
     def search(self, index: int) -> tuple[int, int] | None:
         if index not in self._next:
@@ -597,25 +602,24 @@ class _Candidates:
             self._next[index] = None if m is None else m.span()
         return self._next[index]
 
-    def tries(self, offset: int, candidate: str
-              ) -> tuple[tuple[str, int], tuple[tuple[tuple[str, int], ...], ...]] | None:
+    def tries(self, offset: int, candidate: str) -> _Plan | None:
         """``None`` when ``_extract_match`` gives up before parsing (a date, a
         time stamp), else the whole-candidate try and the inner loop's rounds:
         each round is checked against the try budget once, then runs its one
         or two tries."""
         if offset in self._tries:
             return self._tries[offset]
-        found: Any = None
+        found: _Plan | None = None
         text = self.text
         if not _PN._SLASH_SEPARATED_DATES.search(candidate) and not (
                 _PN._TIME_STAMPS.search(candidate)
                 and _PN._TIME_STAMPS_SUFFIX.match(text, offset + len(candidate))):
-            rounds: list[tuple[tuple[str, int], ...]] = []
+            rounds: list[tuple[_Try, ...]] = []
             for inner in _PN._INNER_MATCHES:
                 group_match = inner.search(candidate)
                 first = True
                 while group_match:
-                    this: list[tuple[str, int]] = []
+                    this: list[_Try] = []
                     if first:
                         this.append((_trim(_PN._UNWANTED_END_CHAR_PATTERN,
                                            candidate[:group_match.start()]), offset))
@@ -626,7 +630,7 @@ class _Candidates:
                     group_match = inner.search(candidate, group_match.start() + 1)
             found = ((candidate, offset), tuple(rounds))
         self._tries[offset] = found
-        return found  # type: ignore[no-any-return]
+        return found
 
 
 def _shared_matches(candidates: _Candidates, region: str, leniency: int,
