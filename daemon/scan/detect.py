@@ -413,12 +413,18 @@ class Detector:
         first used well into a scan), and run one detection over
         ``WARM_UP_TEXT`` so phonenumbers loads its region metadata, tldextract
         its suffix list and spaCy its first batch. Workers and the daemon call
-        it once, right after loading the model."""
+        it once, right after loading the model. A detector that cannot scan
+        that text is broken for every file: a ``ConfigError`` says so at
+        start instead of every file being recorded unscannable."""
         from daemon.scan.lean import precompile
 
         for recognizer in self._patterns:
             precompile(recognizer)
-        self.detect(WARM_UP_TEXT)
+        try:
+            self.detect(WARM_UP_TEXT)
+        except Unscannable as e:
+            raise ConfigError(f"expected the detector to scan its warm-up text; it failed: "
+                              f"{e.reason} ({e.detail})") from None
 
     @property
     def needs_ner(self) -> bool:

@@ -412,6 +412,18 @@ def test_warm_up_leaves_no_regex_to_compile_on_first_scan(mode: str) -> None:
     assert (compiles == 0) if mode == "warm" else (compiles >= 10), compiles
 
 
+def test_a_detector_that_cannot_scan_its_warm_up_text_fails_at_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    detector = Detector(use_ner=False)
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("regex engine gone")
+
+    monkeypatch.setattr(detector, "_pattern_results", broken)
+    with pytest.raises(ConfigError, match="warm-up text.*detect-error"):
+        detector.warm_up()
+
+
 # ----------------------------------------------------------------------------- no value leaks
 
 
