@@ -236,7 +236,11 @@ def test_the_phone_memo_answers_as_parsing_would(monkeypatch: pytest.MonkeyPatch
 _MATCHER_TEXTS = [*PHONE_TEXTS,
                   "x 12/03/2019 10:45:12 pages 12-14 tel. (030) 1234 5678/79 or 030/123456-78",
                   "+1 (800) 555-0199 x 1234; 0800 123 4567; 555 0199 5550199 555-0199 55501990",
-                  "ids 123456789 987654321, 10.20.30.40, 4111 1111 1111 1111, 078-05-1120"]
+                  "ids 123456789 987654321, 10.20.30.40, 4111 1111 1111 1111, 078-05-1120",
+                  # a time stamp the library skips (else US parses "2125-05-01 14")
+                  "at 2125-05-01 14:45 ok, at 2125/05/01 14:45:10",
+                  # inner matches: only a later, overlapping group parses
+                  "a 1 / 2125550143 / 2125550144; c 555 0 2125550143 2 2125550144 3"]
 
 
 @pytest.mark.parametrize("budget", [65535, 3, 1])
@@ -257,6 +261,33 @@ def test_shared_candidates_match_as_the_library_matcher(
         expected = [(m.start, m.raw_string) for m in library]
         ours = [(m.start, m.raw_string)
                 for m in pii._shared_matches(candidates, region, 1, pii.PhoneMemo())]
+        assert ours == expected, region
+
+
+_PHONEISH = st.text(alphabet=st.sampled_from(list("0123456789 -.()/+x:ext#,;ab\n") + ["\u00a0"]),
+                   min_size=7, max_size=90)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_PHONEISH, budget=st.sampled_from([65535, 2]))
+def test_shared_candidates_on_generated_text(text: str, budget: int) -> None:
+    """As above, on generated digit-and-punctuation text (dates, extensions,
+    brackets, slashes, second numbers) in every region."""
+    from daemon.scan.recognizers import pii
+
+    candidates = pii._Candidates(text)
+    memo = pii.PhoneMemo()
+    for region in PhoneRecognizer().supported_regions:
+        library = pii._MinDigitsMatcher(text, region, 1)
+        library._max_tries = budget
+        expected = [(m.start, m.raw_string) for m in library]
+        old = pii._MAX_TRIES
+        pii._MAX_TRIES = budget
+        try:
+            ours = [(m.start, m.raw_string)
+                    for m in pii._shared_matches(candidates, region, 1, memo)]
+        finally:
+            pii._MAX_TRIES = old
         assert ours == expected, region
 
 
