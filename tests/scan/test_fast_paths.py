@@ -145,6 +145,9 @@ PHONE_TEXTS = [
     '{"phone": "+33 1 42 68 53 00", "fax": "+1-202-456-1111", "n": 1234567890123}',
     "Ticket 4481 was opened on 12/03/2019; tel 0494 92 82 32; order 98765432.",
     "Numbers: 5551234, 555 1234, 1-800-555-0199, +91 98765 43210, +55 11 91234-5678.",
+    # a number overlapping (not inside) one another region matched is still parsed
+    " (91 98765 43210 ext. 555-0143 - 0212 555 0143",
+    " 555-0143. 98765 43210.91 98765 43210.98765 43210/52769",
 ]
 
 
@@ -197,20 +200,45 @@ def _parses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return seen
 
 
-def test_a_plus_number_is_parsed_once_for_all_regions(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_number_is_parsed_only_where_its_region_can_matter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A number written with its country code parses the same whatever the
-    default region: one parse, not one per region; a national number still
-    gets one per region (its meaning depends on it)."""
-    text = "office +44 20 7946 0958, desk (212) 555-0143"
+    default region: one parse, not one per region. A national number is
+    parsed region by region until one matches it whole; later regions skip
+    it (whatever they found inside it would be dropped as contained), and
+    the results stay Presidio's."""
+    text = "office +44 20 7946 0958, desk (212) 555-0143, home 020 7946 0018"
     presidio = {(r.start, r.end) for r in PhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
-    regions = len(PhoneRecognizer().supported_regions)
+    regions = list(PhoneRecognizer().supported_regions)
     seen = _parses(monkeypatch)
     found = CandidatePhoneRecognizer().analyze(text, ["PHONE_NUMBER"])
-    assert {(r.start, r.end) for r in found} == presidio and len(presidio) == 2
-    plus = [c for c, _ in seen if c.startswith("+44")]
-    national = [r for c, r in seen if c.startswith("(212)")]
-    assert len(plus) == 1, seen
-    assert len(set(national)) == regions, seen
+    assert {(r.start, r.end) for r in found} == presidio and len(presidio) == 3
+    assert [r for c, r in seen if c.startswith("+44")] == [regions[0]], seen
+    assert [r for c, r in seen if c.startswith("(212)")] == ["US"], seen
+    # not a US number: parsed in each region up to the first that matches it
+    uk = [r for c, r in seen if c.startswith("020 7946")]
+    assert uk == regions[:regions.index("GB") + 1], seen
+
+
+_PHONEISH = st.text(alphabet=st.sampled_from(list("0123456789 -.()/+x:ext#,;ab\n") + ["\u00a0"]),
+                   min_size=7, max_size=90)
+
+
+_NUMBERS = ["(212) 555-0143", "212-555-0143", "+44 20 7946 0958", "020 7946 0018",
+            "0494 92 82 32", "+49 30 901820", "98765 43210", "(11) 91234-5678", "555-0143",
+            "1-800-555-0199 ext. 12", "2125550143", "078-05-1120", "4111 1111 1111 1111"]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.one_of(st.sampled_from(_NUMBERS), _PHONEISH), min_size=1, max_size=5))
+def test_phone_results_are_presidios_on_generated_text(parts: list[str]) -> None:
+    """Whatever the memo, the shared search and the skipping of numbers other
+    regions matched do, the recognizer's results are Presidio's (less its
+    numbers under PHONE_MIN_DIGITS digits)."""
+    text = " ".join(parts)
+    fast = {(r.start, r.end, r.score)
+            for r in CandidatePhoneRecognizer().analyze(text, ["PHONE_NUMBER"])}
+    assert fast == _presidio_phones(text)
 
 
 def test_the_phone_memo_answers_as_parsing_would(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,9 +291,6 @@ def test_shared_candidates_match_as_the_library_matcher(
                 for m in pii._shared_matches(candidates, region, 1, pii.PhoneMemo())]
         assert ours == expected, region
 
-
-_PHONEISH = st.text(alphabet=st.sampled_from(list("0123456789 -.()/+x:ext#,;ab\n") + ["\u00a0"]),
-                   min_size=7, max_size=90)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

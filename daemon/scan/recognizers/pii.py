@@ -21,7 +21,7 @@ Case-insensitive parts are marked with scoped ``(?i:...)`` groups.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import phonenumbers
@@ -602,6 +602,18 @@ class _Candidates:
             self._next[index] = None if m is None else m.span()
         return self._next[index]
 
+    def settled(self, offset: int, candidate: str) -> bool:
+        """True when matching ``candidate`` resumes the search at its end
+        whatever each parse answers: every try that could parse (enough
+        digits) ends where the candidate ends, and a failed candidate resumes
+        there too."""
+        plan = self.tries(offset, candidate)
+        if plan is None:
+            return True
+        end = offset + len(candidate)
+        return all(at + len(group) == end for round_ in plan[1] for group, at in round_
+                   if sum(map(str.isdigit, group)) >= PHONE_MIN_DIGITS)
+
     def tries(self, offset: int, candidate: str) -> _Plan | None:
         """``None`` when ``_extract_match`` gives up before parsing (a date, a
         time stamp), else the whole-candidate try and the inner loop's rounds:
@@ -633,16 +645,28 @@ class _Candidates:
         return found
 
 
-def _shared_matches(candidates: _Candidates, region: str, leniency: int,
-                    memo: PhoneMemo) -> Iterator[PhoneNumberMatch]:
-    """``iter(PhoneNumberMatcher(text, region, leniency))`` with the min-digits
+def _shared_matches(candidates: _Candidates, region: str, leniency: int, memo: PhoneMemo,
+                    reported: Sequence[tuple[int, int]] = ()) -> list[PhoneNumberMatch]:
+    """``list(PhoneNumberMatcher(text, region, leniency))`` with the min-digits
     rule and the memo: the library's own loop (``has_next`` / ``_find`` /
     ``_extract_match`` / ``_extract_inner_match`` of phonenumbers 8.13-9.x),
     try budget included, over the shared candidates. The parse itself is the
-    library's ``_parse_and_verify``."""
+    library's ``_parse_and_verify``.
+
+    Less what cannot change the recognizer's results: ``reported`` are spans
+    other regions already matched in this text. Every match a candidate can
+    give lies inside the candidate, and the recognizer keeps no phone result
+    contained in another (``remove_duplicates``; all have the same score). So
+    a candidate inside a reported span is not parsed at all when how it ends
+    cannot matter either: the search resumes at the candidate's end whatever
+    it gives (no try that could parse ends before it, ``_Candidates.settled``),
+    and the try budget is charged the most the candidate could have used. If
+    that budget ever runs out, the text is matched again without skipping."""
     text = candidates.text
     verifier = _MinDigitsMatcher(text, region, leniency, memo)
     budget = _MAX_TRIES
+    skipped = False
+    out: list[PhoneNumberMatch] = []
     index = 0
     while True:
         found: Any = None
@@ -652,7 +676,12 @@ def _shared_matches(candidates: _Candidates, region: str, leniency: int,
             candidate = _trim(_PN._SECOND_NUMBER_START_PATTERN, text[start:span[1]])
             if candidate:
                 plan = candidates.tries(start, candidate)
-                if plan is not None:
+                end = start + len(candidate)
+                if (reported and any(a <= start and end <= b for a, b in reported)
+                        and candidates.settled(start, candidate)):
+                    budget -= 1 + (sum(map(len, plan[1])) if plan is not None else 0)
+                    skipped = True
+                elif plan is not None:
                     whole, rounds = plan
                     found = verifier._parse_and_verify(*whole)
                     if found is None:
@@ -671,9 +700,11 @@ def _shared_matches(candidates: _Candidates, region: str, leniency: int,
                 budget -= 1
             index = start + len(candidate)
             span = candidates.search(index)
+        if skipped and budget <= 0:
+            return _shared_matches(candidates, region, leniency, memo)
         if found is None:
-            return
-        yield found
+            return out
+        out.append(found)
         index = found.end
 
 
@@ -708,11 +739,13 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         results: list[RecognizerResult] = []
         leniency = 1 if self.leniency is None else self.leniency   # Presidio's default
         candidates = _Candidates(text) if _SHARED_MATCHING else None
+        reported: list[tuple[int, int]] = []
         for region in self.supported_regions:
             matches: Iterable[PhoneNumberMatch] = (
                 _MinDigitsMatcher(text, region, leniency, self.memo) if candidates is None
-                else _shared_matches(candidates, region, leniency, self.memo))
+                else _shared_matches(candidates, region, leniency, self.memo, reported))
             for match in matches:
+                reported.append((match.start, match.end))
                 # Presidio parses the match again only to name its region in
                 # the explanation; no finding carries an explanation.
                 r = self._get_recognizer_result(  # type: ignore[no-untyped-call]
