@@ -12,7 +12,8 @@ Shape (every section optional in a single file)::
     roots:    [{name, path, owner, exclude, session: {end_marker, idle_end}}]
     classes:  {name: [ENTITY, ...] | {entities: [...], min_score: 0.6}}
     rules:    [{name, match: {...}, mode, record | encrypt | quarantine | retain}]
-    red_lines: [{id, reason, mode, may_degrade, deny: [...], outside|paths|ports|except_ports}]
+    red_lines: [{id, reason, mode, may_degrade, deny: [...], outside|paths|ports|except_ports,
+                 truncate_check}]
 """
 
 from __future__ import annotations
@@ -299,6 +300,10 @@ class RedLine(StrictModel):
     paths: Annotated[list[RedLineGlob], Field(min_length=1)] | None = None
     ports: Annotated[list[Port], AfterValidator(_unique), Field(min_length=1)] | None = None
     except_ports: Annotated[list[Port], AfterValidator(_unique)] | None = None
+    #: how ``deny: [truncate]`` is checked: ``landlock`` (the kernel, on every
+    #: open) or ``supervisor`` (a seccomp filter hands truncate(2) to a
+    #: supervisor process; opens stay cheap). See docs/redlines.md.
+    truncate_check: Literal["landlock", "supervisor"] | None = None
 
     @property
     def kind(self) -> Literal["files-outside", "paths", "network"]:
@@ -322,6 +327,9 @@ class RedLine(StrictModel):
             want = " or ".join("/".join(sorted(n)) for n in needed)
             raise ValueError(f"deny {self._names(ops)} needs {want}"
                              + (f", found {', '.join(sorted(given))}" if given else ""))
+        if self.truncate_check is not None and "truncate" not in ops:
+            raise ValueError(f"truncate_check applies to deny: [truncate], found deny "
+                             f"{self._names(ops)}")
         return self
 
     @staticmethod

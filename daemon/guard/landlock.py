@@ -38,7 +38,7 @@ import os
 import stat
 import sys
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from daemon.guard.errors import GuardSetupError, KernelFeatureError
 
@@ -208,6 +208,10 @@ class LandlockRules:
     - ``tcp_connect_ports`` / ``tcp_bind_ports``: allowed TCP ports (ABI 4).
     - ``scope_signals`` / ``scope_abstract_unix``: no signals to / abstract
       unix socket connects towards processes outside the sandbox (ABI 6).
+    - ``truncate_supervisor``: confine truncation with the seccomp filter and
+      supervisor of ``daemon.guard.truncsup`` instead of Landlock's TRUNCATE
+      right (which costs a path walk on every open); where the supervisor is
+      unavailable, TRUNCATE stays Landlock's.
     """
 
     read_only: tuple[str, ...] | None = None
@@ -220,6 +224,7 @@ class LandlockRules:
     tcp_bind_ports: frozenset[int] | None = None
     scope_signals: bool = False
     scope_abstract_unix: bool = False
+    truncate_supervisor: bool = False
 
     def __post_init__(self) -> None:
         for ports in (self.tcp_connect_ports, self.tcp_bind_ports):
@@ -236,11 +241,12 @@ class LandlockRules:
                        tcp_connect_ports: Iterable[int] | None = None,
                        tcp_bind_ports: Iterable[int] | None = None,
                        scope_signals: bool = True,
-                       write_rights: int | None = None) -> LandlockRules:
-        """The usual red-line sandbox: read everywhere, write only beneath
-        ``writable`` (plus the harmless devices in ``DEV_WRITABLE``)."""
+                       write_rights: int | None = None,
+                       truncate_supervisor: bool = False) -> LandlockRules:
+        """The usual red-line sandbox: read everywhere (reads are not
+        handled), write only beneath ``writable`` (plus the harmless devices
+        in ``DEV_WRITABLE``)."""
         return cls(
-            read_only=("/",),
             read_write=tuple(writable) + DEV_WRITABLE,
             executable=None if executable is None else tuple(executable),
             exec_denied=tuple(exec_denied),
@@ -248,6 +254,7 @@ class LandlockRules:
             tcp_bind_ports=None if tcp_bind_ports is None else frozenset(tcp_bind_ports),
             scope_signals=scope_signals,
             write_rights=write_rights,
+            truncate_supervisor=truncate_supervisor,
         )
 
     def to_json(self) -> str:
@@ -278,6 +285,7 @@ class LandlockRules:
             write_rights=None if data.get("write_rights") is None else int(data["write_rights"]),
             tcp_connect_ports=ports("tcp_connect_ports"), tcp_bind_ports=ports("tcp_bind_ports"),
             scope_signals=bool(data.get("scope_signals", False)),
+            truncate_supervisor=bool(data.get("truncate_supervisor", False)),
             scope_abstract_unix=bool(data.get("scope_abstract_unix", False)),
         )
 
@@ -546,6 +554,9 @@ class Ruleset:
     fd: int
     flags: int
     report: AppliedReport
+    #: real paths of the write roots when the ruleset leaves TRUNCATE to the
+    #: truncate supervisor (``daemon.guard.truncsup.enter`` must enter it)
+    truncate_roots: tuple[str, ...] | None = None
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -561,23 +572,47 @@ def build(rules: LandlockRules, *, log: bool = True, best_effort: bool = False,
     enforced on this kernel, unless ``best_effort`` is set, in which case the
     report's ``not_enforced`` lists it; ``GuardSetupError`` when a syscall
     fails. ``log`` asks the kernel (ABI 7+) to audit-log denials of the
-    programs exec'd after entering; ``log=False`` silences them."""
+    programs exec'd after entering; ``log=False`` silences them.
+
+    ``rules.truncate_supervisor``: when the rules confine truncation and the
+    supervisor is available, TRUNCATE is left unhandled (no path walk on every
+    open) and ``truncate_roots`` is set: ``truncsup.enter`` must then enter
+    the ruleset, its seccomp filter and supervisor confine truncation."""
     abi = abi_version() if abi is None else abi
     if abi == 0:
         if not best_effort:
             raise KernelFeatureError("Landlock is required but this kernel has none "
                                      "(expected ABI >= 1, found 0: not built in or not enabled)")
         return Ruleset(-1, 0, AppliedReport(abi=0, not_enforced=("landlock-unavailable",)))
+    roots, why_not = None, None
+    if rules.truncate_supervisor and abi >= 3 and _confines_truncate(rules):
+        from daemon.guard import truncsup  # it builds on this module
+
+        why_not = truncsup.unavailable_reason()
+        if why_not is None:
+            roots = tuple(dict.fromkeys(os.path.realpath(r) for r in rules.read_write or ()))
+            mask = WRITE_HANDLED if rules.write_rights is None else rules.write_rights
+            rules = replace(rules, write_rights=mask & ~ACCESS_FS_TRUNCATE)
     p = plan(rules, abi, log=log)
+    if roots is not None:
+        p.enforced.append("truncate-confined")
+    if why_not is not None:
+        p.notes.append(f"truncate supervisor unavailable ({why_not}): Landlock's TRUNCATE "
+                       "right confines truncation")
     if p.missing and not best_effort:
         raise KernelFeatureError(f"Landlock ABI {abi} cannot enforce: {'; '.join(p.missing)}")
     fd, skipped, count = _build(p)
-    return Ruleset(fd, p.flags, AppliedReport(
+    return Ruleset(fd, p.flags, truncate_roots=roots, report=AppliedReport(
         abi=abi, handled_fs=p.handled_fs, handled_net=p.handled_net, scoped=p.scoped,
         restrict_flags=p.flags, rule_count=count, enforced=tuple(p.enforced),
         not_enforced=tuple(p.missing + p.notes), skipped_paths=tuple(skipped),
         exec_denied_resolved=tuple(p.exec_denied_resolved),
     ))
+
+
+def _confines_truncate(rules: LandlockRules) -> bool:
+    return rules.read_write is not None and (
+        rules.write_rights is None or bool(rules.write_rights & ACCESS_FS_TRUNCATE))
 
 
 def enter(ruleset_fd: int, flags: int) -> None:
@@ -596,8 +631,10 @@ def enter(ruleset_fd: int, flags: int) -> None:
 
 def apply(rules: LandlockRules, *, log: bool = True, best_effort: bool = False) -> AppliedReport:
     """Restrict the calling thread (and everything it later starts) to
-    ``rules``: ``build`` then ``enter`` (see both for errors and flags)."""
-    ruleset = build(rules, log=log, best_effort=best_effort)
+    ``rules``: ``build`` then ``enter`` (see both for errors and flags).
+    Truncation stays Landlock's here: ``enter`` starts no supervisor."""
+    ruleset = build(replace(rules, truncate_supervisor=False), log=log,
+                    best_effort=best_effort)
     try:
         enter(ruleset.fd, ruleset.flags)
     finally:

@@ -38,8 +38,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import IO
 
+from daemon.guard import truncsup
 from daemon.guard.errors import GuardSetupError, KernelFeatureError, SandboxError
-from daemon.guard.landlock import AppliedReport, LandlockRules, Ruleset, apply, build, enter
+from daemon.guard.landlock import AppliedReport, LandlockRules, Ruleset, apply, build
 
 EXIT_SANDBOX_FAILED = 125
 EXIT_NOT_EXECUTABLE = 126
@@ -50,12 +51,14 @@ _File = int | IO[bytes] | None
 
 # --- parent side ------------------------------------------------------------
 def launcher_argv(argv: Sequence[str], *, ruleset_fd: int, report_fd: int,
-                  flags: int = 0) -> list[str]:
+                  flags: int = 0, truncate_roots: Sequence[str] | None = None) -> list[str]:
     """The argv of the re-exec'd launcher that enters a built ruleset."""
     if not argv:
         raise ValueError("expected a command to run, got an empty argv")
+    extra = [] if truncate_roots is None else ["--truncate-roots", json.dumps(list(truncate_roots))]
     return [sys.executable, "-I", "-m", "daemon.guard.sandbox", "--ruleset-fd",
-            str(ruleset_fd), "--flags", str(flags), "--report-fd", str(report_fd), "--", *argv]
+            str(ruleset_fd), "--flags", str(flags), "--report-fd", str(report_fd), *extra,
+            "--", *argv]
 
 
 def _read_until_eof(fd: int, timeout: float) -> bytes:
@@ -115,7 +118,7 @@ def spawn(argv: Sequence[str], rules: LandlockRules, *, env: Mapping[str, str] |
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         try:
             cmd = launcher_argv(argv, ruleset_fd=ruleset.fd, report_fd=report_w,
-                                flags=ruleset.flags)
+                                flags=ruleset.flags, truncate_roots=ruleset.truncate_roots)
             fds = (report_w,) if ruleset.fd < 0 else (ruleset.fd, report_w)
             proc = subprocess.Popen(cmd, env=None if env is None else dict(env), cwd=cwd,
                                     stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=fds)
@@ -185,6 +188,9 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     src.add_argument("--ruleset-fd", type=int, help="a built ruleset to enter")
     src.add_argument("--rules-file", help="LandlockRules JSON to build and enter")
     ap.add_argument("--flags", type=int, default=0, help="landlock_restrict_self flags")
+    ap.add_argument("--truncate-roots", type=json.loads, default=None,
+                    help="JSON list: the ruleset leaves truncation to the truncate supervisor, "
+                         "confined to these roots")
     ap.add_argument("--report-fd", type=int, default=None)
     ap.add_argument("--no-log", action="store_true")
     ap.add_argument("--best-effort", action="store_true")
@@ -233,7 +239,7 @@ def _enter(args: argparse.Namespace) -> AppliedReport | None:
         return apply(_read_rules(args.rules_file), log=not args.no_log,
                      best_effort=args.best_effort)
     try:
-        enter(args.ruleset_fd, args.flags)
+        truncsup.enter(args.ruleset_fd, args.flags, args.truncate_roots)
     finally:
         if args.ruleset_fd >= 0:
             os.close(args.ruleset_fd)

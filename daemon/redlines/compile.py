@@ -170,6 +170,7 @@ class _Acc:
     connect: frozenset[int] | None = None
     bind: frozenset[int] | None = None
     exec_denied: list[str] = field(default_factory=list)
+    truncate_checks: set[str] = field(default_factory=set)
     guard: list[GuardProtection] = field(default_factory=list)
     lines: list[LineStatus] = field(default_factory=list)
 
@@ -226,7 +227,12 @@ def _files_outside(line: RedLine, mode: Mode, target: Target, acc: _Acc) -> Line
         if target.abi < 3:  # degraded above: never ask the kernel for what it lacks
             acc.write_mask &= ~ll.ACCESS_FS_TRUNCATE
         acc.write_roots.append([r for r in roots if r is not None])
-    return _status(line, mode, ["landlock-fs"], missing,
+        if "truncate" in line.deny:
+            acc.truncate_checks.add(line.truncate_check or "landlock")
+    mechanisms = ["landlock-fs"]
+    if line.truncate_check == "supervisor":
+        mechanisms.append("seccomp-truncate-supervisor")
+    return _status(line, mode, mechanisms, missing,
                    note=f"writable only beneath {', '.join(r or '?' for r in roots)}")
 
 
@@ -265,7 +271,6 @@ def _landlock_rules(acc: _Acc, abi: int) -> ll.LandlockRules:
     no_new_privs, which is how the guard recognises a sandboxed agent."""
     writes = bool(acc.write_roots)
     return ll.LandlockRules(
-        read_only=("/",) if writes else None,
         read_write=(intersect_trees(acc.write_roots) + ll.DEV_WRITABLE) if writes else None,
         write_rights=acc.write_mask if writes else None,
         executable=("/",) if acc.exec_denied else None,
@@ -273,4 +278,7 @@ def _landlock_rules(acc: _Acc, abi: int) -> ll.LandlockRules:
         tcp_connect_ports=acc.connect,
         tcp_bind_ports=acc.bind,
         scope_signals=abi >= 6,
+        # every truncate-denying line must ask for it: a line that did not
+        # keeps the kernel's own check
+        truncate_supervisor=acc.truncate_checks == {"supervisor"},
     )

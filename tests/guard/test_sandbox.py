@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from daemon.guard import landlock as ll
-from daemon.guard import sandbox
+from daemon.guard import sandbox, truncsup
 from daemon.guard.errors import SandboxError
 
 pytestmark = [
@@ -75,9 +75,15 @@ def dirs(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     yield out, inside
 
 
-def test_writes_confined_to_session_dir(dirs: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize("supervised", [True, False],
+                         ids=["truncate-supervisor", "landlock-truncate"])
+def test_writes_confined_to_session_dir(dirs: tuple[Path, Path], supervised: bool) -> None:
+    """Both ways truncation can be confined: Landlock's TRUNCATE right and
+    the seccomp filter + supervisor (``truncate_check: supervisor``)."""
+    if supervised and not truncsup.available():
+        pytest.skip(f"truncate supervisor unavailable: {truncsup.unavailable_reason()}")
     out, inside = dirs
-    rules = ll.LandlockRules.confine_writes([str(inside)])
+    rules = ll.LandlockRules.confine_writes([str(inside)], truncate_supervisor=supervised)
     rc, text = _run([sys.executable, "-B", "-c", PROBE, str(out), str(inside)], rules)
     assert rc == 0, text
     res = json.loads(text)

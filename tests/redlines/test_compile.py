@@ -105,6 +105,36 @@ def test_only_denied_ops_are_confined(tmp_path: Path) -> None:
     assert not mask & ll.ACCESS_FS_WRITE_FILE  # writes stay allowed everywhere
 
 
+@pytest.mark.parametrize(("checks", "supervised"), [
+    (["supervisor", "supervisor"], True),
+    (["supervisor", None], False),  # a line that did not ask keeps the kernel's check
+    (["landlock", "supervisor"], False),
+    ([None, None], False),
+])
+def test_truncate_check_supervisor_only_when_every_truncate_line_asks(
+        tmp_path: Path, checks: list[str | None], supervised: bool) -> None:
+    lines = ""
+    for i, check in enumerate(checks):
+        lines += (f"  - id: l{i}\n    reason: r\n    deny: [truncate]\n"
+                  f"    outside: [\"{{session_dir}}\"]\n")
+        if check:
+            lines += f"    truncate_check: {check}\n"
+    c = rc.compile_policy(policy(tmp_path, lines), rc.Target(session_dir="/srv/s1", abi=7))
+    assert c.landlock.truncate_supervisor is supervised
+    mech = {x.id: x.mechanisms for x in c.lines}
+    assert ("seccomp-truncate-supervisor" in mech["l0"]) is (checks[0] == "supervisor")
+
+
+def test_truncate_check_needs_a_truncate_line(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="truncate_check applies to deny: \\[truncate\\]"):
+        policy(tmp_path, """  - id: x
+    reason: r
+    deny: [remove]
+    outside: ["{session_dir}"]
+    truncate_check: supervisor
+""")
+
+
 def test_session_dir_is_required_when_used(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="--session"):
         rc.compile_policy(policy(tmp_path, FILES), rc.Target(abi=7))

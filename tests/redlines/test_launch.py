@@ -124,3 +124,48 @@ def test_port_deny_list_is_one_rule_per_other_port(tmp_path: Path) -> None:
     assert dict(p.port_rules)[8080] == both and 5432 not in dict(p.port_rules)
     assert dict(p.port_rules)[443] == ll.ACCESS_NET_CONNECT_TCP
 
+
+
+TRUNCATE_BOTH = r"""
+import errno, os, sys
+for path in sys.argv[1:]:
+    try:
+        os.truncate(path, 0)
+        print("ok")
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+print(open("/proc/self/status").read().split("Seccomp:")[1].split()[0])
+"""
+
+
+def test_run_confines_truncate_with_the_supervisor_in_place(tmp_path: Path) -> None:
+    """``truncate_check: supervisor`` through the CLI path (enter in place,
+    exec): truncate(2) works in the session dir, is refused outside, and the
+    process carries the seccomp filter (mode 2) that hands it to the
+    supervisor."""
+    from daemon.guard import truncsup
+
+    if not truncsup.available():
+        pytest.skip(str(truncsup.unavailable_reason()))
+    pol = tmp_path / "policy"
+    pol.mkdir()
+    (pol / "red.yaml").write_text("""version: 1
+mode: enforce
+red_lines:
+  - id: scratch-only
+    reason: only the session dir
+    deny: [truncate, write]
+    outside: ["{session_dir}"]
+    truncate_check: supervisor
+""")
+    session = tmp_path / "session"
+    session.mkdir()
+    inside, outside = session / "in", tmp_path / "out"
+    for f in (inside, outside):
+        f.write_text("keep")
+    done = subprocess.run([*RUN, "--policy", str(pol), "--session-dir", str(session), "--",
+                           sys.executable, "-c", TRUNCATE_BOTH, str(inside), str(outside)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", "EACCES", "2"]
+    assert inside.read_text() == "" and outside.read_text() == "keep"
