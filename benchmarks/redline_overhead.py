@@ -35,7 +35,12 @@ Tables:
    command: ``true`` (the fixed start-up), ``cp -r`` of 4000 files (a short
    file-heavy command, where start-up dominates: kept so nobody thinks we hid
    it), the steady state of 4000 rounds of create/write/rename/truncate/stat
-   (+ unlink) timed inside the command, and an agent-like session (below).
+   (+ unlink) timed inside the command, ``grep -r`` ten times over the tree
+   (a compiled, open-heavy tool: its own CPU, no start-up), and an agent-like
+   session (below). Each with the example policy as shipped (truncation
+   checked by Landlock's TRUNCATE right, which walks every opened path) and
+   with ``truncate_check: supervisor`` added to its files line (opens stay
+   cheap, each truncate(2) by path is a round trip to the supervisor).
 
 The command tables run in a tmpfs mounted for the run (``--on-disk``: the
 root file system instead). Landlock's checks run in the VFS before any file
@@ -108,6 +113,15 @@ for p in names:
     os.read(fd, 16)
     os.close(fd)
 print(time.perf_counter() - t, time.process_time() - c)
+"""
+GREP = r"""
+import resource, subprocess, sys, time
+tree, n = sys.argv[1], int(sys.argv[2])
+t = time.perf_counter()
+for _ in range(n):
+    subprocess.run(["grep", "-r", "-c", "y", tree], stdout=subprocess.DEVNULL, check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.perf_counter() - t, r.ru_utime + r.ru_stime)
 """
 SESSION = r"""
 set -e
@@ -244,9 +258,22 @@ def make_tree(root: Path) -> Path:
     return tree
 
 
-def launcher(tree_root: Path, session: Path) -> list[str]:
+def launcher(tree_root: Path, session: Path, policy: Path = EXAMPLES) -> list[str]:
     return [str(tree_root / ".venv" / "bin" / "scratchwarden"), "run", "--policy",
-            str(EXAMPLES), "--session-dir", str(session), "--"]
+            str(policy), "--session-dir", str(session), "--"]
+
+
+def supervisor_policy(work: Path) -> Path:
+    """The example policy with ``truncate_check: supervisor`` on its files line."""
+    pol = work / "policy-supervisor"
+    shutil.copytree(EXAMPLES, pol)
+    red = pol / "red-lines.yaml"
+    text = red.read_text()
+    line = '    outside: ["{session_dir}", /tmp/**]\n'
+    if line not in text:
+        raise RuntimeError(f"{red}: the files red line changed; update supervisor_policy()")
+    red.write_text(text.replace(line, line + "    truncate_check: supervisor\n"))
+    return pol
 
 
 def copy_and_drop(pre: Sequence[str], tree: Path, target: str) -> Sample:
@@ -281,7 +308,9 @@ def bench_run(reps: int, work: Path, compare: Path | None) -> dict[str, list[Row
     session.mkdir()
     counter = iter(range(10**6))
     here = Path(__file__).resolve().parent.parent
-    runs = [("", launcher(here, session))]
+    runs = [("", launcher(here, session)),
+            (" (truncate_check: supervisor)",
+             launcher(here, session, supervisor_policy(work)))]
     if compare is not None:
         runs.append((" [baseline]", launcher(compare, session)))
 
@@ -300,6 +329,9 @@ def bench_run(reps: int, work: Path, compare: Path | None) -> dict[str, list[Row
         "steady state (timed inside the command, no start-up):": table(
             lambda pre: lambda: inner_cpu([*pre, sys.executable, "-B", "-c", FILE_OPS,
                                           fresh("ops"), "4000"]), "file ops x4000"),
+        "compiled open-heavy tool, steady state (grep's own CPU, no start-up):": table(
+            lambda pre: lambda: inner_cpu([*pre, sys.executable, "-B", "-c", GREP,
+                                          str(tree), "10"]), "grep -r x10 (40,000 opens)"),
         "agent-like session (cp, grep, Python file churn, 60 short processes), whole "
         "command:": table(
             lambda pre: lambda: timed([*pre, "sh", "-c", SESSION, "sh", str(tree),
@@ -320,7 +352,7 @@ def summary(tables: dict[str, list[Row]]) -> None:
     start, session = tables["start-up (true):"], list(tables.values())[-1]
     plain = session[0]
     for i, run in enumerate(session[1:], start=1):
-        suffix = run.name.rsplit("run", 1)[1]
+        suffix = run.name.split("scratchwarden run", 1)[1]
         startup = start[i].cpu - start[0].cpu
         per_op = (run.cpu - startup) / plain.cpu  # the session's ratio without start-up
         derived = (SESSION_SECONDS * per_op + startup) / SESSION_SECONDS
