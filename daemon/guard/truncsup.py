@@ -191,6 +191,13 @@ class Supervisor:
     def start(cls, roots: Sequence[str]) -> Supervisor:
         """Fork the supervisor for ``roots`` (real paths). Call before entering
         the Landlock domain, from a single-threaded process."""
+        try:
+            return cls._start(roots)
+        except OSError as e:
+            raise GuardSetupError(f"the truncate supervisor could not be started: {e}") from e
+
+    @classmethod
+    def _start(cls, roots: Sequence[str]) -> Supervisor:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child

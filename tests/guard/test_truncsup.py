@@ -266,3 +266,15 @@ def test_apply_keeps_truncate_with_landlock(tmp_path: Path) -> None:
     assert out.stdout.split()[0] == "EACCES", out.stderr
     assert int(out.stdout.split()[1]) & ll.ACCESS_FS_TRUNCATE
     assert victim.read_text() == "keep"
+
+
+def test_a_supervisor_that_cannot_start_is_a_guard_setup_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from daemon.guard.errors import GuardSetupError
+
+    def no_fork() -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    with pytest.raises(GuardSetupError, match="could not be started.*temporarily"):
+        truncsup.Supervisor.start(["/nowhere"])
