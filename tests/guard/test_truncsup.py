@@ -278,3 +278,31 @@ def test_a_supervisor_that_cannot_start_is_a_guard_setup_error(
     monkeypatch.setattr(os, "fork", no_fork)
     with pytest.raises(GuardSetupError, match="could not be started.*temporarily"):
         truncsup.Supervisor.start(["/nowhere"])
+
+
+ORPHAN = r"""
+import errno, os, sys, time
+target, report = sys.argv[1], sys.argv[2]
+if os.fork() == 0:  # outlives the command: still under the filter, still served
+    time.sleep(0.5)
+    try:
+        os.truncate(target, 0)
+        out = "ok"
+    except OSError as e:
+        out = errno.errorcode[e.errno]
+    with open(report, "w") as f:
+        f.write(out)
+    os._exit(0)
+"""
+
+
+def test_supervisor_serves_children_that_outlive_the_command(tree: tuple[Path, Path]) -> None:
+    sess, _out = tree
+    target, report = sess / "inside", sess / "report"
+    proc = _spawn([sys.executable, "-B", "-c", ORPHAN, str(target), str(report)], sess)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert _wait_until(report.exists)
+    assert _wait_until(lambda: report.read_text() != "")
+    assert report.read_text() == "ok" and target.read_text() == ""
+    assert _wait_until(lambda: not _supervisors(str(sess)))
