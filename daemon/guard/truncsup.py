@@ -3,7 +3,7 @@
 Why: a Landlock ruleset that handles ``LANDLOCK_ACCESS_FS_TRUNCATE`` makes the
 kernel walk from *every* opened file up to ``/`` (it records at open whether the
 fd may be truncated). For an open-heavy command that walk is most of the
-sandbox's cost: ``benchmarks/landlock_walk.py`` measured ``grep -r`` +28-36%
+sandbox's cost: ``benchmarks/landlock_walk.py`` measured ``grep -r`` +27-34%
 with it and within noise of plain without it (ADR 0008). Write opens do not
 need it (WRITE_FILE already confines them to the write roots), so what
 TRUNCATE adds is exactly three things, each covered here instead:
