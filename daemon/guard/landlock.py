@@ -164,7 +164,8 @@ def _syscall(what: str, nr: int, *args: object) -> int:
     return ret
 
 
-def _prctl(option: int, arg2: int) -> int:
+def prctl(option: int, arg2: int) -> int:
+    """prctl(2) with the unused arguments zeroed; ``GuardSetupError`` on failure."""
     ret = int(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0),
                           ctypes.c_ulong(0), ctypes.c_ulong(0)))
     if ret == -1:
@@ -619,7 +620,7 @@ def enter(ruleset_fd: int, flags: int) -> None:
     """Confine the calling thread (and what it later starts): set
     no_new_privs (Landlock requires it of an unprivileged caller, and it keeps
     setuid binaries from escaping), then restrict to the ruleset (-1: none)."""
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
     if ruleset_fd < 0:
         return
     try:
@@ -664,5 +665,5 @@ def _build(p: _Plan) -> tuple[int, list[str], int]:
 
 def no_new_privs() -> bool:
     """Whether the calling thread has no_new_privs set (a Landlock sandbox has)."""
-    return _prctl(PR_GET_NO_NEW_PRIVS, 0) == 1
+    return prctl(PR_GET_NO_NEW_PRIVS, 0) == 1
 

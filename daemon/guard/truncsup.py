@@ -60,7 +60,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from daemon.guard.errors import GuardSetupError
-from daemon.guard.landlock import PR_SET_NO_NEW_PRIVS
+from daemon.guard.landlock import PR_SET_NO_NEW_PRIVS, prctl
 from daemon.guard.landlock import enter as ll_enter
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -227,8 +227,8 @@ class Supervisor:
         """Give the supervisor the listener fd and wait until it holds it;
         the caller's copy is closed either way."""
         try:
-            with contextlib.suppress(OSError):  # no Yama: nothing to declare
-                _prctl(PR_SET_PTRACER, self.pid)
+            with contextlib.suppress(GuardSetupError):  # no Yama: nothing to declare
+                prctl(PR_SET_PTRACER, self.pid)
             socket.send_fds(self.sock, [b"L"], [listener])
             if self.sock.recv(8) != b"ok":
                 raise GuardSetupError("the truncate supervisor did not take the listener")
@@ -241,12 +241,6 @@ class Supervisor:
     def abandon(self) -> None:
         """Nothing to supervise after all: the supervisor exits on EOF."""
         self.sock.close()
-
-
-def _prctl(option: int, arg: int) -> None:
-    if _libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
 
 
 # --- supervisor side ----------------------------------------------------------
@@ -382,7 +376,7 @@ def enter(ruleset_fd: int, flags: int, truncate_roots: Sequence[str] | None) -> 
         raise GuardSetupError(f"truncate supervisor: {unavailable_reason()}")
     sup = Supervisor.start(truncate_roots)
     try:
-        _prctl(PR_SET_NO_NEW_PRIVS, 1)  # seccomp requires it of an unprivileged caller
+        prctl(PR_SET_NO_NEW_PRIVS, 1)  # seccomp requires it of an unprivileged caller
         listener = install_filter(a)
     except BaseException:
         sup.abandon()
