@@ -289,7 +289,7 @@ def serve_listener(listener: int, roots: tuple[str, ...]) -> None:
             if e.errno in (errno.EINTR, errno.ENOENT):
                 continue  # interrupted, or the caller died before we read it
             raise
-        nid, pid, _flags, nr, _arch, _ip, *args = _NOTIF.unpack(buf)
+        nid, pid, _flags, _nr, _arch, _ip, *args = _NOTIF.unpack(buf)
         err = truncate_for(listener, nid, pid, args[0], args[1], roots, root)
         resp = _RESP.pack(nid, 0, -err, 0)
         with contextlib.suppress(OSError):  # ENOENT: the caller is gone
