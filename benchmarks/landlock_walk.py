@@ -2,8 +2,8 @@
 (needs root). Companion to ``redline_overhead.py`` (ADR 0008).
 
 The workload is a compiled, open-heavy tool: ``grep -r -c`` over a tree of
-small files five directories deep, repeated, so that the per-open cost is not diluted by
-an interpreter. Each variant runs the same command in a child that entered a
+small files five directories deep, repeated, so that the per-open cost is
+not diluted by an interpreter. Each variant runs the same command in a child that entered a
 Landlock ruleset right before exec (built once, in the parent); CPU is the
 child's user + sys (``wait4``), wall clock beside it. Variants, in rotating
 order each round, medians over ``--reps``:
@@ -12,10 +12,11 @@ order each round, medians over ``--reps``:
 - before: the ruleset the shipped policy's ``no-delete-outside-scratch`` line
   made until ADR 0008's addendum: reads handled with a rule at ``/``, every
   write right including TRUNCATE, the session dir and ``/tmp`` as write roots;
-- Landlock TRUNCATE, no READ: the fallback where the truncate supervisor is
-  unavailable (TRUNCATE alone makes the kernel walk every opened path to
-  ``/``);
-- now: what ``scratchwarden run`` enters here for ``truncate_check:
+- Landlock TRUNCATE, no READ: what ``scratchwarden run`` enters now by
+  default (``truncate_check: landlock``, also the fallback where the
+  supervisor is unavailable); TRUNCATE alone makes the kernel walk every
+  opened path to ``/``;
+- supervisor: what ``scratchwarden run`` enters here for ``truncate_check:
   supervisor``: the same write roots with TRUNCATE left to
   ``daemon.guard.truncsup`` (its seccomp filter and supervisor, started and
   entered exactly as the launcher does).
@@ -160,9 +161,9 @@ def main() -> int:
         variants: list[tuple[str, Callable[[], tuple[float, float]]]] = [
             ("plain", lambda: run_child(argv, None)),
             ("before (READ at /, TRUNCATE handled)", lambda: run_child(argv, rulesets["before"])),
-            ("Landlock TRUNCATE, no READ (fallback)",
+            ("Landlock TRUNCATE, no READ (default now)",
              lambda: run_child(argv, rulesets["fallback"])),
-            ("now: TRUNCATE to the truncate supervisor", lambda: run_child(argv, rulesets["now"])),
+            ("truncate_check: supervisor", lambda: run_child(argv, rulesets["now"])),
         ]
         samples: dict[str, list[tuple[float, float]]] = {n: [] for n, _ in variants}
         for r in range(args.reps):
