@@ -8,7 +8,6 @@ unless an operator copies it to share fingerprints across a fleet."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import os
 import re
@@ -35,7 +34,7 @@ class Fingerprinter:
         self._key = key
 
     def __call__(self, value: str) -> str:
-        return hmac.new(self._key, normalise(value).encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, normalise(value).encode("utf-8"), "sha256").hex()
 
     def __repr__(self) -> str:
         return "Fingerprinter(<key hidden>)"

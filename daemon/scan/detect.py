@@ -50,6 +50,13 @@ LANGUAGE = "en"
 DEFAULT_THRESHOLD = 0.35  # tuned on the synthetic set: see benchmarks/detection_quality.py --sweep
 CHUNK_CHARS = 10_000
 CHUNK_OVERLAP = 200
+PATTERN_CHUNK_CHARS = 100_000
+"""Chunk size when no NER runs. The ~10k chunks exist for spaCy (its cost per
+chunk grows faster than linearly); pattern recognizers are linear, and each
+chunk costs them a fixed amount (one prefilter pass, then per recognizer one
+hit search, one window join, one regex call, one context pass): 10x bigger
+chunks made the pattern-only scan ~1.2x cheaper (benchmarks/scan_throughput.py
+pattern-only run). Memory per chunk stays a few hundred KB."""
 # spaCy components the NER of en_core_web_sm does not need (ner embeds its own tok2vec).
 _NOT_NEEDED_FOR_NER = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter")
 _WHITESPACE = re.compile(r"\s")
@@ -351,7 +358,8 @@ class Detector:
     our own loop (docs/adr/0003-scan-performance.md), because
     ``AnalyzerEngine.analyze`` runs every recognizer on every chunk, the phone
     matcher over every digit run 8 times, NER over all text, and a context
-    enhancer quadratic in (results x tokens). Here, per ~10k-char chunk:
+    enhancer quadratic in (results x tokens). Here, per chunk (``CHUNK_CHARS``
+    when NER runs, else ``PATTERN_CHUNK_CHARS``; ``chunk_chars`` overrides):
 
     1. a ``re2.Set`` prefilter picks the pattern recognizers whose necessary
        triggers occur (``prefilter.Prefilter``);
@@ -371,10 +379,10 @@ class Detector:
         threshold: float = DEFAULT_THRESHOLD,
         use_ner: bool = True,
         recognizers: Sequence[EntityRecognizer] | None = None,
-        chunk_chars: int = CHUNK_CHARS,
+        chunk_chars: int | None = None,
         chunk_overlap: int = CHUNK_OVERLAP,
     ) -> None:
-        if not 0 < chunk_overlap < chunk_chars // 2:
+        if chunk_chars is not None and not 0 < chunk_overlap < chunk_chars // 2:
             raise ConfigError(f"expected 0 < chunk_overlap < chunk_chars/2, found "
                               f"overlap={chunk_overlap} chunk={chunk_chars}")
         extra = default_recognizers() if recognizers is None else list(recognizers)
@@ -384,10 +392,12 @@ class Detector:
         self.entities = sorted(supported if entities is None else set(entities) & supported)
         self.threshold = threshold
         self.use_ner = use_ner
-        self.chunk_chars = chunk_chars
         self.chunk_overlap = chunk_overlap
         self._ner_cache: OrderedDict[str, list[RecognizerResult]] = OrderedDict()
         self._build_plan()
+        if chunk_chars is None:
+            chunk_chars = CHUNK_CHARS if self.needs_ner else PATTERN_CHUNK_CHARS
+        self.chunk_chars = chunk_chars
 
     def _build_plan(self) -> None:
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
@@ -466,7 +476,7 @@ class Detector:
             next_start = windows[i + 1][0] if i + 1 < len(windows) else None
             chunk = text[start:end]
             chunks.append(_Chunk(chunk, start, next_start,
-                                 self._pattern_results(chunk, context)))
+                                 self._pattern_results(chunk, context, text, start)))
         return chunks
 
     def _finish(self, chunks: Sequence[_Chunk]) -> list[RawFinding]:
@@ -486,7 +496,10 @@ class Detector:
                                         round(r.score, 4), _recognizer_name(r)))
         return dedupe(drop_subsumed(found))
 
-    def _pattern_results(self, chunk: str, context: list[str]) -> list[RecognizerResult]:
+    def _pattern_results(self, chunk: str, context: list[str], text: str | None = None,
+                         base: int = 0) -> list[RecognizerResult]:
+        """The pattern recognizers' results in ``chunk`` (``text[base:...]``),
+        context words read in the whole ``text`` (default: the chunk)."""
         from daemon.scan.fastcontext import enhance
 
         results: list[RecognizerResult] = []
@@ -494,7 +507,7 @@ class Detector:
             for r in runner.analyze(chunk, self.entities):
                 _tag(r, runner.recognizer)
                 results.append(r)
-        return enhance(chunk, results, self._by_id, context)
+        return enhance(chunk if text is None else text, results, self._by_id, context, base)
 
     def _add_ner_results(self, chunks: Sequence[_Chunk]) -> None:
         """Run NER over the prose regions of all ``chunks`` in batched spaCy pipes

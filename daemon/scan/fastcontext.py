@@ -88,9 +88,12 @@ def supportive_word(words: Sequence[str], recognizer_context: Sequence[str]) -> 
 
 def enhance(text: str, results: Sequence[RecognizerResult],
             recognizers: Mapping[str, EntityRecognizer],
-            context: Sequence[str] = ()) -> list[RecognizerResult]:
+            context: Sequence[str] = (), base: int = 0) -> list[RecognizerResult]:
     """Raise the scores of ``results`` (in place) whose recognizer's context
     words occur near them; ``recognizers`` maps recognizer id -> recognizer.
+    ``base``: where the results' offsets start in ``text`` (a chunk's results
+    read their words in the whole text, so a result at the very start of a
+    chunk still sees the words before it).
     A result already at the maximal score 1.0 is left alone (a boost would
     leave it at 1.0; only its explanation would name the word)."""
     external = [c.lower() for c in context]
@@ -106,7 +109,7 @@ def enhance(text: str, results: Sequence[RecognizerResult],
             continue
         words = words_at.get(r.start)
         if words is None:
-            words = words_at[r.start] = surrounding_words(text, r.start)
+            words = words_at[r.start] = surrounding_words(text, base + r.start)
         word = supportive_word([*words, *external], recognizer.context)
         if word:
             r.score = min(max(r.score + FACTOR, MIN_WITH_CONTEXT), 1.0)

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
-from presidio_analyzer.predefined_recognizers import EmailRecognizer, IbanRecognizer
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, IbanRecognizer, IpRecognizer
 
 _lenient_netloc: Callable[[str], str] | None
 try:
@@ -87,16 +88,41 @@ def precompile(recognizer: EntityRecognizer) -> None:
 
 
 def _verdicts(recognizer: PatternRecognizer, matched: str, key: Callable[[str], str],
-              cache: dict[str, tuple[bool | None, bool | None]]
+              cache: dict[str, tuple[bool | None, bool | None]],
+              invalid: Callable[[str], bool | None]
               ) -> tuple[bool | None, bool | None]:
     """``(validate_result, invalidate_result)`` of ``matched``, once per distinct
-    ``key(matched)`` (the verdicts are a function of that key)."""
+    ``key(matched)`` (the verdicts are a function of that key); ``invalid`` is
+    the recognizer's ``invalidate_result`` or an equal faster one
+    (:func:`invalidator`)."""
     k = key(matched)
     got = cache.get(k)
     if got is None:
-        got = cache[k] = (recognizer.validate_result(matched),
-                          recognizer.invalidate_result(matched))
+        got = cache[k] = (recognizer.validate_result(matched), invalid(matched))
     return got
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}(?:/(?:3[0-2]|[12]?[0-9]))?")
+"""A dotted quad without leading zeros, with an optional prefix length of at
+most 32 written without a leading zero: ``ipaddress.ip_interface`` accepts
+every such string (``tests/scan/test_lean.py`` checks it on generated ones)."""
+
+
+def invalidator(recognizer: PatternRecognizer) -> Callable[[str], bool | None]:
+    """``recognizer.invalidate_result``, or for Presidio's IP recognizer the same
+    answer without ``ipaddress`` when the match is a plain IPv4 address: most
+    IP matches are, and ``ip_interface`` costs ~10 us each (a log holds
+    thousands of distinct addresses). Anything else still goes to Presidio."""
+    slow = recognizer.invalidate_result
+    if type(recognizer).invalidate_result is not IpRecognizer.invalidate_result:
+        return slow
+    plain = _PLAIN_IPV4.fullmatch
+
+    def invalid(text: str) -> bool | None:
+        return None if plain(text) else slow(text)  # what Presidio returns for a valid one
+
+    return invalid
 
 
 def _same(text: str) -> str:
@@ -142,6 +168,7 @@ def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerRes
     ident: str = rec.id
     cache: dict[str, tuple[bool | None, bool | None]] = {}
     key = verdict_key(recognizer)
+    invalid = invalidator(recognizer)
     found: set[tuple[int, int, float]] = set()
     for pattern in rec.patterns:
         try:
@@ -149,7 +176,8 @@ def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerRes
                 start, end = match.span()
                 if start == end:
                     continue
-                score = _score(pattern.score, *_verdicts(recognizer, text[start:end], key, cache))
+                score = _score(pattern.score,
+                               *_verdicts(recognizer, text[start:end], key, cache, invalid))
                 if score > EntityRecognizer.MIN_SCORE:
                     found.add((start, end, score))
         except TimeoutError:

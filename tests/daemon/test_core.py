@@ -200,3 +200,13 @@ def test_fingerprint_normalises_spellings_and_depends_on_key() -> None:
     assert a("Jane@Example.com") == a("jane@example.com")
     assert a("078-05-1120") != b("078-05-1120")
     assert "078" not in repr(a) and normalise("A-b C") == "abc"
+
+
+def test_fingerprint_is_hmac_sha256_of_the_normalised_value() -> None:
+    """Stored fingerprints stay comparable across versions: the same HMAC."""
+    import hashlib
+    import hmac
+
+    key = bytes(range(32))
+    expected = hmac.new(key, b"janeroe@exampleorg", hashlib.sha256).hexdigest()
+    assert Fingerprinter(key)("Jane.Roe@Example.org") == expected

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from daemon.scan.detect import (
+    CHUNK_CHARS,
     CHUNK_OVERLAP,
+    PATTERN_CHUNK_CHARS,
     Detector,
     RawFinding,
     chunk_spans,
@@ -479,3 +481,28 @@ def test_email_detection_offline_and_no_cache_written(tmp_path: Path) -> None:
     assert proc.stdout.strip() == "OK"
     assert "Traceback" not in proc.stderr
     assert not (home / ".cache").exists(), "something wrote under ~/.cache"
+
+
+@pytest.mark.slow
+def test_context_before_a_chunk_start_still_counts() -> None:
+    """A value starting exactly where a chunk starts is reported by that chunk;
+    its context words lie before the chunk and still raise its score (a bare
+    9-digit number scores under the threshold without an "ssn" before it)."""
+    number = "536228017"
+    for pad in range(400):
+        text = _filler(2_000)[:600 + pad].rstrip() + " SSN: " + number + " " + _filler(1_500)
+        at = text.index(number)
+        if at in [s for s, _ in chunk_spans(len(text), text, 1_000, 200)]:
+            break
+    else:
+        pytest.fail("no filler length puts the number at a chunk start")
+    small = Detector(use_ner=False, chunk_chars=1_000, chunk_overlap=200)
+    assert _covered(text, small.detect(text), "US_SSN", number)
+    plain = text.replace("SSN:", "Total:")
+    assert _spans(small.detect(plain), "US_SSN") == []
+
+
+def test_pattern_only_detector_uses_big_chunks(pattern_detector: Detector,
+                                               detector: Detector) -> None:
+    assert pattern_detector.chunk_chars == PATTERN_CHUNK_CHARS > CHUNK_CHARS
+    assert detector.chunk_chars == CHUNK_CHARS

@@ -128,3 +128,42 @@ def test_email_verdicts_are_a_function_of_the_verdict_key(a: str, b: str, host: 
 def test_verdict_key_is_the_text_for_other_validators() -> None:
     key = lean.verdict_key(IbanRecognizer())
     assert key("GB82WEST12345698765432") == "GB82WEST12345698765432"
+
+
+_OCTETS = st.sampled_from(["0", "00", "01", "001", "7", "10", "99", "100", "199", "200", "249",
+                           "250", "255", "256", "260", "300", "999", "1000", "a"])
+_PREFIX = st.sampled_from(["", "/0", "/00", "/01", "/3", "/9", "/10", "/29", "/32", "/33", "/99",
+                           "/128", "/", "/a"])
+
+
+@settings(max_examples=600, deadline=None)
+@given(octets=st.lists(_OCTETS, min_size=3, max_size=5), prefix=_PREFIX,
+       noise=st.sampled_from(["", " ", "\n", ":", "::", "x"]))
+def test_ip_invalidator_equals_presidio(octets: list[str], prefix: str, noise: str) -> None:
+    from presidio_analyzer.predefined_recognizers import IpRecognizer
+
+    recognizer = IpRecognizer()
+    for text in (".".join(octets) + prefix, ".".join(octets) + prefix + noise,
+                 noise + ".".join(octets) + prefix, "::ffff:" + ".".join(octets) + prefix):
+        assert lean.invalidator(recognizer)(text) == recognizer.invalidate_result(text), text
+
+
+def test_ip_invalidator_skips_ipaddress_for_plain_ipv4(monkeypatch: pytest.MonkeyPatch) -> None:
+    from presidio_analyzer.predefined_recognizers import IpRecognizer
+    from presidio_analyzer.predefined_recognizers.generic import ip_recognizer
+
+    calls: list[str] = []
+    real = ip_recognizer.ipaddress.ip_interface
+
+    def counting(text: str) -> object:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(ip_recognizer.ipaddress, "ip_interface", counting)
+    invalid = lean.invalidator(IpRecognizer())
+    assert invalid("192.168.14.20") is None and invalid("10.0.0.0/8") is None
+    assert calls == []
+    assert invalid("192.168.01.20") is True and invalid("fe80::1") is None
+    assert len(calls) == 2
+    email = EmailRecognizer()
+    assert lean.invalidator(email) == email.invalidate_result
