@@ -312,6 +312,65 @@ def analyzer_of(recognizer: EntityRecognizer) -> Analyze:
         recognizer.analyze(text, entities, None) or ())  # type: ignore[arg-type]
 
 
+# Where a match can START, by recognizer class, on ASCII text: every match of
+# every pattern of the class that starts at ``s`` has an occurrence of the
+# guard ending at ``s + head`` (its lookbehind or ``\b`` character before
+# ``s``, or the start of the text, then the first ``head`` characters). Two
+# guards per class: for a recognizer built with IGNORECASE (its lookbehind
+# then also excludes lower-case letters) and without. Derived by hand from the
+# patterns, as ``prefilter.SHAPES`` are; checked on generated texts
+# (tests/scan/test_windows.py). Occurrences of each guard cannot overlap (the
+# characters after the first are ones the first may not be), so a leftmost
+# non-overlapping search lists them all.
+STARTS: dict[str, tuple[str, str, int]] = {
+    # (?<![A-Z0-9])([A-Z]{2}[0-9]{2}...
+    "IbanRecognizer": (r"(?:^|[^A-Za-z0-9])[A-Za-z]{2}[0-9]{2}",
+                       r"(?:^|[^A-Z0-9])[A-Z]{2}[0-9]{2}", 4),
+}
+"""Only IBAN so far: hex ids and base64 are full of its IGNORECASE trigger
+(``ab12cdef...``) but an IBAN must follow a character that is not a letter or
+digit, so the guard drops most of those windows (the realistic corpus's logs:
+~3.4x less text for its regex). Guards tried for the card recognizers cost
+about what they saved there: a log has a possible card start on most lines."""
+
+
+class StartGuard:
+    """Drops the windows of an ASCII text in which no match of the recognizer
+    can start (:data:`STARTS`). Exact: a dropped window holds no match of the
+    whole text, and the matches of each kept window do not depend on the
+    others (module docstring)."""
+
+    def __init__(self, guard: str, head: int) -> None:
+        self._compiled = re2.compile(guard)
+        self._raw = _raw_matcher(self._compiled)
+        self._head = head
+
+    @classmethod
+    def of(cls, recognizer: EntityRecognizer) -> StartGuard | None:
+        got = STARTS.get(type(recognizer).__name__)
+        if got is None:
+            return None
+        folding, exact, head = got
+        flags = int(getattr(recognizer, "global_regex_flags", 0) or 0)
+        return cls(folding if flags & re.IGNORECASE else exact, head)
+
+    def starts(self, data: bytes) -> list[int]:
+        """Every position of ``data`` (ASCII) where a match can start, in order."""
+        spans = (_raw_spans(self._raw, data) if self._raw is not None
+                 else (m.span() for m in self._compiled.finditer(data)))
+        return [end - self._head for _, end in spans]
+
+    @staticmethod
+    def keep(spans: list[tuple[int, int]], starts: list[int]) -> list[tuple[int, int]]:
+        """The ``spans`` holding one of ``starts`` (sorted)."""
+        out = []
+        for a, b in spans:
+            i = bisect.bisect_left(starts, a)
+            if i < len(starts) and starts[i] < b:
+                out.append((a, b))
+        return out
+
+
 class WindowedRecognizer:
     """A windowable recognizer with its compiled trigger."""
 
@@ -322,6 +381,7 @@ class WindowedRecognizer:
         self.max_cover = max_cover
         self._hits = HitFinder(trigger)
         self._analyze = analyzer_of(recognizer)
+        self._start = StartGuard.of(recognizer)
 
     def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]:
         """The recognizer's results on ``text``, from its trigger windows only.
@@ -349,8 +409,24 @@ class WindowedRecognizer:
         return out
 
     def _windows(self, text: str) -> list[tuple[int, int]] | None:
-        """The windows, or ``None`` when they would cover most of ``text``."""
-        return windows(text, self._hits.spans(text), self.reach, self.max_cover * len(text))
+        """The windows, or ``None`` when they would cover most of ``text``
+        (counted after the start guard dropped the windows no match can start in)."""
+        limit = self.max_cover * len(text)
+        if self._start is None or not text.isascii():
+            return windows(text, self._hits.spans(text), self.reach, limit)
+        starts = self._start.starts(text.encode("ascii"))
+        if not starts:
+            return []
+        spans = windows(text, self._hits.spans(text), self.reach, limit)
+        if spans is None:
+            # Hits all over the text (hex ids, base64): worth listing every
+            # window only when few can hold a start.
+            if len(starts) * 2 * (self.reach.width + self.reach.pad + 32) > limit:
+                return None
+            spans = windows(text, self._hits.spans(text), self.reach)
+            assert spans is not None  # no limit
+        kept = self._start.keep(spans, starts)
+        return None if sum(b - a for a, b in kept) > limit else kept
 
 
 # Escapes a trigger may use: escaped punctuation (a literal) and the Unicode

@@ -6,6 +6,7 @@ Values are synthetic; assertions print counts and offsets, never values."""
 
 from __future__ import annotations
 
+import functools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -97,6 +98,78 @@ def test_windows_on_a_long_log_like_text(runners: list[WindowedRecognizer]) -> N
         assert _key(w.analyze(text, _entities(w))) == _key(whole)
         found += len(whole)
     assert found >= 5
+
+
+_HEXISH = st.text(alphabet=st.sampled_from(list("abcdefABCDEF0123456789+/=-. \n")), max_size=60)
+_IBANS = ["GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432", "DE89370400440532013000",
+          "gb82west12345698765432", "DE89 3704 0044 0532 0130 00", "ab12cdef3456ab7890",
+          "xGB82WEST12345698765432", "=GB82WEST12345698765432", "GB-82WEST1234"]
+
+
+@functools.cache
+def _iban_recognizers() -> list[PatternRecognizer]:
+    """Presidio's own (case-sensitive) and the one Detector builds (IGNORECASE)."""
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+    built = [r for r in Detector(use_ner=False)._patterns if isinstance(r, IbanRecognizer)]
+    assert built, "expected the detector to hold an IbanRecognizer"
+    return [IbanRecognizer(), *built]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.tuples(st.one_of(_FILLER, _HEXISH),
+                                st.sampled_from([*PLANTS, *_IBANS])), min_size=1, max_size=8),
+       tail=_HEXISH)
+def test_start_guards_are_necessary(parts: list[tuple[str, str]], tail: str) -> None:
+    """Every match of every pattern of a guarded recognizer starts where its
+    guard says a match can start (ASCII text, the only text guards see)."""
+    import regex
+
+    from daemon.scan.windows import STARTS, StartGuard
+
+    text = "".join(f + p for f, p in parts) + tail
+    if not text.isascii():
+        return
+    for r in _iban_recognizers():
+        assert type(r).__name__ in STARTS
+        guard = StartGuard.of(r)
+        assert guard is not None
+        starts = set(guard.starts(text.encode("ascii")))
+        for p in r.patterns:
+            for m in regex.finditer(p.regex, text, flags=r.global_regex_flags):
+                assert m.start() in starts, f"{type(r).__name__}: a match at {m.start()} unguarded"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.tuples(_HEXISH, st.sampled_from([*PLANTS, *_IBANS])), min_size=1,
+                      max_size=12),
+       tail=_HEXISH, cover=st.sampled_from([0.05, 0.5, 1.0]))
+def test_guarded_windows_give_exactly_the_whole_text_results(
+        parts: list[tuple[str, str]], tail: str, cover: float) -> None:
+    """Hex- and base64-like text full of the IBAN trigger: the guarded windows
+    (every cover limit, so every branch) find what the whole text holds."""
+    text = "".join(f + p for f, p in parts) + tail
+    for r in _iban_recognizers():
+        w = windowed(r, shape_of(r))
+        assert w is not None
+        w = WindowedRecognizer(r, str(shape_of(r)), w.reach, max_cover=cover)
+        whole = r.analyze(text, _entities(w), None)  # type: ignore[arg-type]
+        assert _key(w.analyze(text, _entities(w))) == _key(whole)
+
+
+def test_start_guard_drops_windows_in_hex_ids() -> None:
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+    r = _iban_recognizers()[-1]
+    assert isinstance(r, IbanRecognizer)
+    lines = [f"GET /api/items/{i} 200 req=6421bf4f{i:04d}ab12cdef" for i in range(300)]
+    text = "\n".join(lines)
+    w = windowed(r, shape_of(r))
+    assert w is not None
+    assert w._windows(text) == []       # triggers everywhere, no possible IBAN start
+    text += " iban GB82 WEST 1234 5698 7654 32"
+    kept = w._windows(text)
+    assert kept is not None and len(kept) == 1 and sum(b - a for a, b in kept) < 200
 
 
 def test_hits_are_the_same_on_ascii_and_unicode_paths() -> None:
