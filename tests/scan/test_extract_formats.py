@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.scan.extract import extract_bytes, extract_file
 from daemon.scan.extract.segmenting import windows
@@ -44,6 +46,38 @@ def test_windows_cover_text_with_overlap_and_true_offsets(size: int, overlap: in
     assert all(len(p) <= size for _, p in got)
     covered = set().union(*(range(o, o + len(p)) for o, p in got))
     assert covered == set(range(n))
+
+
+_UNITS = st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["a", "row=2;col=x", "$.k"])),
+                            st.text(alphabet="ab \n", max_size=25)), max_size=40)
+
+
+def _packed(add: str, units: list[tuple[str | None, str]], size: int, cap: int | None
+            ) -> tuple[list[Segment], str | None]:
+    from daemon.scan.extract.segmenting import SegmentPacker
+    from policies.errors import Unscannable
+
+    packer = SegmentPacker(Limits(segment_chars=size, segment_overlap=2), context=("k",), cap=cap)
+    out: list[Segment] = []
+    try:
+        if add == "all":
+            out += packer.add_all(units)
+        else:
+            for sub, text in units:
+                out += packer.add(sub, text)
+        out += packer.flush()
+    except Unscannable as e:
+        return out, e.reason
+    return out, None
+
+
+@settings(max_examples=300, deadline=None)
+@given(units=_UNITS, size=st.integers(4, 40), cap=st.one_of(st.none(), st.integers(0, 300)))
+def test_add_all_packs_as_add_does(units: list[tuple[str | None, str]], size: int,
+                                   cap: int | None) -> None:
+    """``SegmentPacker.add_all`` (CSV cells, JSON leaves) gives the segments,
+    locators and cap error that ``add`` per unit gives."""
+    assert _packed("all", units, size, cap) == _packed("each", units, size, cap)
 
 
 def test_streamed_plain_text_bases_are_offsets_into_decoded_text(tmp_path: Path) -> None:

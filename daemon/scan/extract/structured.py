@@ -16,6 +16,7 @@ streamed record by record at any size.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -85,8 +86,7 @@ def _first_line_parses(text: str) -> bool:
 def _json_segments(doc: Any, limits: Limits) -> Iterator[Segment]:
     keys = _context_keys(doc)
     packer = SegmentPacker(limits, context=keys, cap=limits.max_text_chars)
-    for path, key, value in _leaves(doc, "$"):
-        yield from packer.add(path, _line(key, value))
+    yield from packer.add_all((path, _line(key, value)) for path, key, value in _leaves(doc, "$"))
     yield from packer.flush()
 
 
@@ -161,12 +161,11 @@ def _csv_segments(rows: Iterator[list[str]], limits: Limits) -> Iterator[Segment
         context = tuple(h for h in header if _CONTEXT_WORD.match(h))[:MAX_CONTEXT_WORDS]
         packer = SegmentPacker(limits, context=context)
         cols = _columns(header)
-        if not header:
-            yield from _row_units(packer, 1, first, cols)
-        else:
+        if header:
             yield from packer.add("row=1", limits_join(first))
-        for n, row in enumerate(rows, start=2):
-            yield from _row_units(packer, n, row, cols)
+        else:
+            rows = itertools.chain([first], rows)
+        yield from packer.add_all(_cell_units(rows, 1 if header else 0, cols))
         yield from packer.flush()
     except csv.Error as e:
         raise Unscannable("corrupt", f"delimited text does not parse: {e}") from e
@@ -187,13 +186,16 @@ def _header(first: list[str]) -> list[str]:
     return cells
 
 
-def _row_units(packer: SegmentPacker, n: int, row: list[str],
-               cols: list[tuple[str, str]]) -> Iterator[Segment]:
-    for j, cell in enumerate(row):
-        if not cell.strip():
-            continue
-        col, prefix = cols[j] if j < len(cols) else (str(j + 1), "")
-        yield from packer.add(f"row={n};col={col}", f"{prefix}{cell}\n")
+def _cell_units(rows: Iterable[list[str]], skipped: int, cols: list[tuple[str, str]]
+                ) -> Iterator[tuple[str, str]]:
+    """``(locator, text)`` of each non-blank cell of ``rows``, which start at
+    record ``skipped + 1``."""
+    for n, row in enumerate(rows, start=skipped + 1):
+        for j, cell in enumerate(row):
+            if not cell.strip():
+                continue
+            col, prefix = cols[j] if j < len(cols) else (str(j + 1), "")
+            yield f"row={n};col={col}", f"{prefix}{cell}\n"
 
 
 def _columns(header: list[str]) -> list[tuple[str, str]]:
