@@ -482,13 +482,13 @@ class Detector:
     def _finish(self, chunks: Sequence[_Chunk]) -> list[RawFinding]:
         """Threshold, per-chunk duplicate removal (patterns and NER together, as
         Presidio does), offsets into the whole text, then one report per place."""
-        from presidio_analyzer import EntityRecognizer
+        from daemon.scan.lean import remove_duplicate_results
 
         found: list[RawFinding] = []
         for c in chunks:
             kept = [r for r in c.results
                     if r.score >= self.threshold and r.entity_type in self._wanted]
-            for r in EntityRecognizer.remove_duplicates(kept):
+            for r in remove_duplicate_results(kept):
                 # The next window holds this finding whole (and its context): leave it there.
                 if c.next_start is not None and c.base + r.start >= c.next_start:
                     continue

@@ -249,3 +249,28 @@ def remove_duplicates(found: set[tuple[int, int, float]]) -> list[tuple[int, int
         kept.append((start, end, score))
         active.append((start, end, score))
     return sorted(kept, key=lambda r: (-r[2], r[0], r[0] - r[1]))
+
+
+def remove_duplicate_results(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """``EntityRecognizer.remove_duplicates`` for results of any types: the same
+    result objects in the same order. Presidio's puts every result through a
+    set hashed by an f-string and sorts by lambdas; here each result is one
+    ``(type, start, end, score)`` key (Presidio's equality), the first of equal
+    results kept as the set keeps it, then the same containment rule per type
+    and the same final order (``tests/scan/test_lean.py``)."""
+    first: dict[tuple[str, int, int, float], RecognizerResult] = {}
+    for r in results:
+        first.setdefault((r.entity_type, r.start, r.end, r.score), r)
+    kept: list[tuple[str, int, int, float]] = []
+    active: list[tuple[str, int, int, float]] = []
+    for key in sorted(first, key=lambda k: (k[0], k[1], k[1] - k[2], -k[3])):
+        entity, start, end, score = key
+        if score == 0:
+            continue
+        active = [a for a in active if a[0] == entity and a[2] >= start]
+        if any(start >= a[1] and end <= a[2] and score <= a[3] for a in active):
+            continue
+        kept.append(key)
+        active.append(key)
+    kept.sort(key=lambda k: (-k[3], k[1], k[1] - k[2]))
+    return [first[k] for k in kept]

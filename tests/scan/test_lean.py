@@ -167,3 +167,21 @@ def test_ip_invalidator_skips_ipaddress_for_plain_ipv4(monkeypatch: pytest.Monke
     assert len(calls) == 2
     email = EmailRecognizer()
     assert lean.invalidator(email) == email.invalidate_result
+
+
+_RESULTS = st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(0, 20),
+                              st.integers(1, 6), st.sampled_from([0.0, 0.3, 0.5, 0.85, 1.0]),
+                              st.sampled_from(["r1", "r2"])), max_size=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows=_RESULTS)
+def test_remove_duplicate_results_equals_presidio(
+        rows: list[tuple[str, int, int, float, str]]) -> None:
+    """Same result objects (so the same recognizer names), same order."""
+    results = [RecognizerResult(t, s, s + n, score, None,  # type: ignore[arg-type]
+                                {RecognizerResult.RECOGNIZER_NAME_KEY: name})
+               for t, s, n, score, name in rows]
+    ours = lean.remove_duplicate_results(results)
+    theirs = EntityRecognizer.remove_duplicates(results)
+    assert [id(r) for r in ours] == [id(r) for r in theirs]
