@@ -32,8 +32,8 @@ too and reported for ours only (Presidio has no recognizer for them).
 Also: a small-documents corpus (prose only, every file < 4 KB) and a
 pattern-only run (entities needing no NER: secrets, cards, SSNs, IBANs,
 emails, IPs) reported in MB/s, the median of ``--pattern-rounds`` rounds with a
-fresh pool each (one round swings by ~1.5x on this shared machine). Peak RSS: VmHWM of the naive child and of each
-worker. Nothing printed is a planted value.
+fresh pool each (one round swings by ~1.5x on this shared machine). Peak RSS:
+VmHWM of the naive child and of each worker. Nothing printed is a planted value.
 
 Run: ``.venv/bin/python benchmarks/scan_throughput.py [--quick] [--budget S]``
 """

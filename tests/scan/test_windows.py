@@ -7,6 +7,7 @@ Values are synthetic; assertions print counts and offsets, never values."""
 from __future__ import annotations
 
 import functools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
