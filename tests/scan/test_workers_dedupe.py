@@ -79,6 +79,9 @@ try:
     futures = {p: submitter.submit(str(p)) for p in paths}
     submitter.flush()
     obs = {p: f.result(timeout=120) for p, f in futures.items()}
+    import gc
+    frozen = executor.submit(gc.get_freeze_count).result(timeout=120)
+    assert frozen > 10_000, f"expected the worker's start-up heap frozen, found {frozen}"
 finally:
     executor.shutdown(wait=True)
 _check(obs, paths)
