@@ -54,8 +54,10 @@ SHAPES: dict[str, str] = {
                       rf"sep|oct|nov|dec)-{_D}",
     "MedicalLicenseRecognizer": rf"[A-Za-z]{_D}{{7}}",
     # groups of 4, 3-4, 3-4 and 3-5 digits, each but the first after an optional separator;
-    # the first group opens with 1, 3, 4, 5 or 6 (Presidio's alternatives: not 20xx years)
-    "CreditCardRecognizer": rf"[13-6]{_D}{{3}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3}}",
+    # the first group opens with 1, 3, 4, 5 or 6 (Presidio's alternatives: not 20xx years).
+    # All four groups (the last cut to 3 digits): a shape of the first three alone hit
+    # ~9x more often than the pattern matched (ids and timestamps in logs).
+    "CreditCardRecognizer": rf"[13-6]{_D}{{3}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3,4}}[- ]?{_D}{{3}}",
     "UrlRecognizer": r"(?i)[a-z0-9.\-]\.[a-z]{2}",
     "UsItinRecognizer": rf"9{_D}{{2}}[- ]?{_D}{{2}}[- ]?{_D}{{4}}",
     "UsPassportRecognizer": rf"{_D}{{8}}",
@@ -71,7 +73,8 @@ SHAPES: dict[str, str] = {
     "CandidatePhoneRecognizer": rf"{_D}",
     # --- ours (daemon/scan/recognizers/pii.py)
     "InternationalPhoneRecognizer": rf"{_D}{{2}}",
-    "CardNumberContextRecognizer": rf"{_D}{{4}}[ \-]?{_D}{{4}}",
+    # \d{12,19}, or 4-digit groups with one separator repeated (\1: no backreference in RE2)
+    "CardNumberContextRecognizer": rf"{_D}{{12}}|{_D}{{4}}[ \-]{_D}{{4}}[ \-]{_D}{{4}}[ \-]{_D}",
     "UsDriverLicenseContextRecognizer": r"(?i)driv",
     "StreetAddressRecognizer": _D,
     "TitledPersonRecognizer": r"\p{Lu}",

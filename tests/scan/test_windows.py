@@ -173,6 +173,46 @@ def test_start_guard_drops_windows_in_hex_ids() -> None:
     assert kept is not None and len(kept) == 1 and sum(b - a for a, b in kept) < 200
 
 
+# Digit groups of every length with the separators card, SSN and account
+# patterns allow, run together or apart; Arabic-Indic digits are \\d too.
+_DIGIT_GROUP = st.tuples(st.text(alphabet=st.sampled_from(list("0123456789") + ["\u0663"]),
+                                 min_size=1, max_size=20),
+                         st.sampled_from(["", " ", "-", ".", "  ", "/", "x", ":"]))
+_DIGITS = st.lists(_DIGIT_GROUP, min_size=1, max_size=10).map(
+    lambda groups: "".join(d + s for d, s in groups))
+
+
+@functools.cache
+def _shaped_recognizers() -> list[PatternRecognizer]:
+    """The detector's pattern recognizers that have a shape and Presidio's analyze."""
+    from daemon.scan.lean import is_lean
+
+    out = [r for r in Detector(use_ner=False)._patterns
+           if shape_of(r) is not None and is_lean(r) and isinstance(r, PatternRecognizer)]
+    names = {type(r).__name__ for r in out}
+    assert {"CreditCardRecognizer", "CardNumberContextRecognizer", "UsSsnRecognizer"} <= names
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.one_of(_DIGITS, st.tuples(_FILLER_ANY, _DIGITS, _FILLER_ANY).map("".join)))
+def test_shapes_are_necessary_on_digit_runs(text: str) -> None:
+    """Every match of every pattern holds an occurrence of its recognizer's
+    shape (prefilter.SHAPES), on text made of digit runs and separators: the
+    windows and the prefilter rest on it. The card shapes ask for all four
+    digit groups, so this is where a too-tight shape would show."""
+    import re2
+    import regex
+
+    for r in _shaped_recognizers():
+        shape = re2.compile(str(shape_of(r)))
+        for p in r.patterns:
+            for m in regex.finditer(p.regex, text, flags=r.global_regex_flags):
+                if m.end() > m.start():
+                    assert shape.search(m.group()), \
+                        f"{type(r).__name__}: a match at {m.start()} holds no shape occurrence"
+
+
 def test_hits_are_the_same_on_ascii_and_unicode_paths() -> None:
     from daemon.scan.windows import HitFinder
 
