@@ -69,6 +69,25 @@ def _is_word_char(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
+def could_occur_near(text: str, start: int, recognizer_context: Sequence[str]) -> bool:
+    """False only when no word of ``recognizer_context`` can be a substring of
+    a word :func:`surrounding_words` returns for ``start``: a cheap test that
+    saves finding the words for most results (an SSN's or an IP's context
+    words are rarely anywhere near it).
+
+    Exact: the surrounding words are ``\\w+`` runs of ``text[start - WINDOW_CHARS:
+    start + 64]``, lower-cased one by one; lower-casing maps each character on
+    its own except a final sigma, which is not ASCII, so an ASCII context word
+    inside a lower-cased word is inside the lower-cased span. A context word
+    that is not ASCII is always treated as possibly present."""
+    span = text[max(0, start - WINDOW_CHARS):start + 65].lower()
+    for cw in recognizer_context:
+        low = cw.lower()
+        if not low.isascii() or low in span:
+            return True
+    return False
+
+
 def supportive_word(words: Sequence[str], recognizer_context: Sequence[str]) -> str:
     """The first recognizer context word found as a substring of a word, or ''."""
     # One substring test on the words joined by NUL instead of one per word: a
@@ -107,10 +126,13 @@ def enhance(text: str, results: Sequence[RecognizerResult],
             continue
         if meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
             continue
-        words = words_at.get(r.start)
-        if words is None:
-            words = words_at[r.start] = surrounding_words(text, base + r.start)
-        word = supportive_word([*words, *external], recognizer.context)
+        if not could_occur_near(text, base + r.start, recognizer.context):
+            word = supportive_word(external, recognizer.context)
+        else:
+            words = words_at.get(r.start)
+            if words is None:
+                words = words_at[r.start] = surrounding_words(text, base + r.start)
+            word = supportive_word([*words, *external], recognizer.context)
         if word:
             r.score = min(max(r.score + FACTOR, MIN_WITH_CONTEXT), 1.0)
             if r.analysis_explanation is not None:

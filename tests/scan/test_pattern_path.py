@@ -79,3 +79,38 @@ def test_surrounding_words_never_take_a_word_cut_by_the_near_span() -> None:
     words = fastcontext.surrounding_words(text, len(text))
     assert words == _words_straight(text, len(text))
     assert words[-1] == "x" * 100
+
+
+_CONTEXT_WORDS = st.sampled_from(["ssn", "SSN", "card", "ärger", "σ", "ip", "", "no\x00x",
+                                  "İ", "phone"])
+_WORDS_ANY = st.sampled_from(["the", "phone", "Card", "number", "é", "ssn_no", "SSN", "12",
+                              "ΟΔΟΣ", "ΟΔΟΣx", "İstanbul", "Ärger", "iP", "y" * 40, "z" * 70, "ssn" * 30])
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(st.tuples(_WORDS_ANY, _SEPS), max_size=90), at=st.integers(0, 10_000),
+       context=st.lists(_CONTEXT_WORDS, min_size=1, max_size=4))
+def test_could_occur_near_is_false_only_without_a_supportive_word(
+        parts: list[tuple[str, str]], at: int, context: list[str]) -> None:
+    """The cheap test may say "maybe" freely, but "no" only when no context
+    word is a substring of a surrounding word (so skipping the words changes
+    no score)."""
+    text = "".join(w + s for w, s in parts)
+    start = at % (len(text) + 1)
+    if not fastcontext.could_occur_near(text, start, context):
+        assert fastcontext.supportive_word(fastcontext.surrounding_words(text, start),
+                                           context) == ""
+
+
+def test_could_occur_near_skips_far_and_finds_near_words() -> None:
+    text = "ssn " + "lorem " * 60 + "id 536-22-1490 " + "lorem " * 60 + "SSN: 536-22-1491"
+    far = text.index("536-22-1490")
+    near = text.index("536-22-1491")
+    assert not fastcontext.could_occur_near(text, far, ["ssn", "social"])
+    assert fastcontext.could_occur_near(text, near, ["social", "ssn"])
+    assert fastcontext.could_occur_near(text, far, ["ssn", "sécurité"])  # not ASCII: maybe
+    # a long word between: the context word is far back but still a surrounding word
+    text = "SSN " + "y" * 150 + " 536-22-1490"
+    start = text.index("536")
+    assert "ssn" in fastcontext.surrounding_words(text, start)
+    assert fastcontext.could_occur_near(text, start, ["ssn"])
