@@ -314,14 +314,16 @@ def analyzer_of(recognizer: EntityRecognizer) -> Analyze:
 
 # Where a match can START, by recognizer class, on ASCII text: every match of
 # every pattern of the class that starts at ``s`` has an occurrence of the
-# guard ending at ``s + head`` (its lookbehind or ``\b`` character before
-# ``s``, or the start of the text, then the first ``head`` characters). Two
-# guards per class: for a recognizer built with IGNORECASE (its lookbehind
-# then also excludes lower-case letters) and without. Derived by hand from the
+# guard ending at ``s + head`` (its lookbehind character before ``s``, or the
+# start of the text, then the first ``head`` characters). Two guards per
+# class: for a recognizer built with IGNORECASE (its lookbehind then also
+# excludes lower-case letters) and without. Derived by hand from the
 # patterns, as ``prefilter.SHAPES`` are; checked on generated texts
 # (tests/scan/test_windows.py). Occurrences of each guard cannot overlap (the
 # characters after the first are ones the first may not be), so a leftmost
-# non-overlapping search lists them all.
+# non-overlapping search lists them all. A guard's lookbehind is ONE
+# character on which no match can start (a match starts with a character the
+# lookbehind excludes): :func:`start_windows` relies on both.
 STARTS: dict[str, tuple[str, str, int]] = {
     # (?<![A-Z0-9])([A-Z]{2}[0-9]{2}...
     "IbanRecognizer": (r"(?:^|[^A-Za-z0-9])[A-Za-z]{2}[0-9]{2}",
@@ -335,10 +337,8 @@ about what they saved there: a log has a possible card start on most lines."""
 
 
 class StartGuard:
-    """Drops the windows of an ASCII text in which no match of the recognizer
-    can start (:data:`STARTS`). Exact: a dropped window holds no match of the
-    whole text, and the matches of each kept window do not depend on the
-    others (module docstring)."""
+    """The positions of an ASCII text where a match of the recognizer can
+    start (:data:`STARTS`); :func:`start_windows` turns them into windows."""
 
     def __init__(self, guard: str, head: int) -> None:
         self._compiled = re2.compile(guard)
@@ -360,15 +360,39 @@ class StartGuard:
                  else (m.span() for m in self._compiled.finditer(data)))
         return [end - self._head for _, end in spans]
 
-    @staticmethod
-    def keep(spans: list[tuple[int, int]], starts: list[int]) -> list[tuple[int, int]]:
-        """The ``spans`` holding one of ``starts`` (sorted)."""
-        out = []
-        for a, b in spans:
-            i = bisect.bisect_left(starts, a)
-            if i < len(starts) and starts[i] < b:
-                out.append((a, b))
-        return out
+
+def start_windows(starts: Iterable[int], width: int, pad: int, n: int,
+                  limit: float = math.inf) -> list[tuple[int, int]] | None:
+    """Merged windows ``(s - 1, s + width + pad)`` (clipped to ``[0, n]``) of
+    the possible match ``starts`` (in order) of a recognizer whose matches are
+    at most ``width`` long, whose lookahead reaches less than ``pad`` and
+    whose lookbehind is the one guard character before ``s`` (:data:`STARTS`);
+    ``None`` as soon as they cover more than ``limit`` characters.
+
+    Exact, joined by ``SEPARATOR`` (as :meth:`WindowedRecognizer.analyze`
+    does): every match of the whole text starts at some ``s`` and lies in
+    ``[s, s + width]``, with the character its lookbehind reads and the
+    characters its lookahead reads inside the window. Conversely, a match in
+    the joined text cannot start on a window's first character (that is a
+    guard character, or ``s = 0`` itself); anywhere else its lookbehind and
+    first characters are the real ones, so the guard holds there and it is a
+    match of the whole text. So both hold the same matches, in the same order,
+    and the non-overlapping scan picks the same ones."""
+    out: list[tuple[int, int]] = []
+    covered = 0
+    for s in starts:
+        lo, hi = max(0, s - 1), min(n, s + width + pad)
+        if out and lo <= out[-1][1]:
+            last_lo, last_hi = out[-1]
+            if hi > last_hi:
+                covered += hi - last_hi
+                out[-1] = (last_lo, hi)
+        else:
+            out.append((lo, hi))
+            covered += hi - lo
+        if covered > limit:
+            return None
+    return out
 
 
 class WindowedRecognizer:
@@ -382,6 +406,9 @@ class WindowedRecognizer:
         self._hits = HitFinder(trigger)
         self._analyze = analyzer_of(recognizer)
         self._start = StartGuard.of(recognizer)
+        # how long a match can be (start windows need a bound)
+        self._width = max(reach.width, reach.token_width or 0) if (
+            not reach.token or reach.token_width is not None) else None
 
     def analyze(self, text: str, entities: list[str]) -> list[RecognizerResult]:
         """The recognizer's results on ``text``, from its trigger windows only.
@@ -409,24 +436,14 @@ class WindowedRecognizer:
         return out
 
     def _windows(self, text: str) -> list[tuple[int, int]] | None:
-        """The windows, or ``None`` when they would cover most of ``text``
-        (counted after the start guard dropped the windows no match can start in)."""
+        """The windows, or ``None`` when they would cover most of ``text``.
+        With a start guard (ASCII text): the windows of the possible match
+        starts (:func:`start_windows`), no trigger hits needed."""
         limit = self.max_cover * len(text)
-        if self._start is None or not text.isascii():
+        if self._start is None or self._width is None or not text.isascii():
             return windows(text, self._hits.spans(text), self.reach, limit)
-        starts = self._start.starts(text.encode("ascii"))
-        if not starts:
-            return []
-        spans = windows(text, self._hits.spans(text), self.reach, limit)
-        if spans is None:
-            # Hits all over the text (hex ids, base64): worth listing every
-            # window only when few can hold a start.
-            if len(starts) * 2 * (self.reach.width + self.reach.pad + 32) > limit:
-                return None
-            spans = windows(text, self._hits.spans(text), self.reach)
-            assert spans is not None  # no limit
-        kept = self._start.keep(spans, starts)
-        return None if sum(b - a for a, b in kept) > limit else kept
+        return start_windows(self._start.starts(text.encode("ascii")), self._width,
+                             self.reach.pad, len(text), limit)
 
 
 # Escapes a trigger may use: escaped punctuation (a literal) and the Unicode

@@ -84,7 +84,8 @@ def test_surrounding_words_never_take_a_word_cut_by_the_near_span() -> None:
 _CONTEXT_WORDS = st.sampled_from(["ssn", "SSN", "card", "ärger", "σ", "ip", "", "no\x00x",
                                   "İ", "phone"])
 _WORDS_ANY = st.sampled_from(["the", "phone", "Card", "number", "é", "ssn_no", "SSN", "12",
-                              "ΟΔΟΣ", "ΟΔΟΣx", "İstanbul", "Ärger", "iP", "y" * 40, "z" * 70, "ssn" * 30])
+                              "ΟΔΟΣ", "ΟΔΟΣx", "İstanbul", "Ärger", "iP", "y" * 40, "z" * 70,
+                              "ssn" * 30])
 
 
 @settings(max_examples=400, deadline=None)

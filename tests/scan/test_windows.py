@@ -158,6 +158,75 @@ def test_guarded_windows_give_exactly_the_whole_text_results(
         assert _key(w.analyze(text, _entities(w))) == _key(whole)
 
 
+_IBAN_TOKENS = st.lists(st.sampled_from(
+    ["GB82", "DE89", "gb82", "1234", "WEST", "123", "X", "x", "7", " ", " ", "-", "=", "/",
+     "ab12", "\n"]), max_size=40).map("".join)
+
+
+def _joined_matches(pattern: object, text: str, spans: list[tuple[int, int]]
+                    ) -> list[tuple[tuple[int, int], ...]]:
+    """Every match (all group spans) of ``pattern`` in the windows joined as
+    ``WindowedRecognizer.analyze`` joins them, in whole-text offsets."""
+    from daemon.scan.windows import SEPARATOR
+
+    joined = SEPARATOR.join(text[a:b] for a, b in spans)
+    shifts, at = [], 0
+    for a, b in spans:
+        shifts.append((at, a - at))
+        at += b - a + len(SEPARATOR)
+    out = []
+    for m in pattern.finditer(joined):  # type: ignore[attr-defined]
+        shift = next(sh for start, sh in reversed(shifts) if start <= m.start())
+        out.append(tuple((a + shift, b + shift) if a >= 0 else (a, b)
+                         for a, b in (m.span(g) for g in range(len(m.groups()) + 1))))
+    return out
+
+
+def _assert_start_windows_exact(text: str) -> None:
+    import regex
+
+    from daemon.scan.windows import StartGuard, start_windows
+
+    for r in _iban_recognizers():
+        guard = StartGuard.of(r)
+        reach = reach_of(r)
+        assert guard is not None and reach is not None
+        spans = start_windows(guard.starts(text.encode("ascii")), reach.width, reach.pad,
+                              len(text))
+        assert spans is not None
+        for p in r.patterns:
+            compiled = regex.compile(p.regex, r.global_regex_flags)
+            whole = [tuple(m.span(g) for g in range(len(m.groups()) + 1))
+                     for m in compiled.finditer(text)]
+            assert _joined_matches(compiled, text, spans) == whole, \
+                f"{type(r).__name__}: window matches differ"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.one_of(_IBAN_TOKENS, st.tuples(_IBAN_TOKENS, _HEXISH, _IBAN_TOKENS).map("".join)))
+def test_start_windows_hold_exactly_the_whole_text_matches(text: str) -> None:
+    """The raw regex matches, every group included, before any validation: the
+    windows of the possible starts, joined, hold exactly the whole text's
+    (IBAN-like runs packed together, where a window edge in the wrong place
+    would let a match start or end where the whole text has none)."""
+    _assert_start_windows_exact(text)
+
+
+def test_start_windows_edges() -> None:
+    """A match needs the character before its start and the one after its end:
+    a run of IBAN-like groups right after a letter, and a longest one ending in
+    a letter."""
+    from daemon.scan.windows import start_windows
+
+    assert start_windows([0, 5, 200], 43, 8, 300) == [(0, 56), (199, 251)]
+    assert start_windows([5, 10], 43, 8, 30) == [(4, 30)]
+    assert start_windows([0, 100], 43, 8, 300, limit=60) is None
+    cases = ["XGB82 DE89 3704 0044 0532 0130 00", "=GB82 1234 1234 1234 1234 1234 1234 1234 123X",
+             "GB82 1234 1234 1234 1234 1234 1234 1234 123X", "aGB82 =DE89 1234 1234"]
+    for text in [" ".join(cases), *cases]:
+        _assert_start_windows_exact(text)
+
+
 def test_start_guard_drops_windows_in_hex_ids() -> None:
     from presidio_analyzer.predefined_recognizers import IbanRecognizer
 
