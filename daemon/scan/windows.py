@@ -398,6 +398,30 @@ def start_windows(starts: Iterable[int], width: int, pad: int, n: int,
     return out
 
 
+_NOT_WHITESPACE = r"[^ \t\n\r\x0b\x0c]"
+"""RE2: a character that is not ASCII whitespace (``ASCII_WHITESPACE``)."""
+
+
+def token_hits(trigger: str, reach: Reach) -> tuple[HitFinder, Reach]:
+    """How to list the hits of ``trigger`` for windows of this ``reach``.
+
+    For an unbounded whitespace-free pattern (an email, an IP address) the
+    core of a hit is the whole whitespace-free token it sits in, which
+    :func:`windows` finds by looking for whitespace around each hit in
+    Python. Listing ``[^ws]*(?:trigger)[^ws]*`` with RE2 instead gives, per
+    token holding an occurrence, one hit from the token's start to its end:
+    the same cores, so the same windows (tests/scan/test_windows.py), at one
+    RE2 call per token. Leftmost-first, a hit starts at the first token start
+    at or after the search position (any position before an occurrence in
+    its token matches) and its greedy tail ends at the token's end, so the
+    next search starts at whitespace and no token is cut. (With a bounded
+    pattern beside, ``width`` > 0, the cores are a little wider: still exact.)"""
+    if reach.token and reach.token_width is None:
+        return (HitFinder(f"{_NOT_WHITESPACE}*(?:{trigger}){_NOT_WHITESPACE}*"),
+                Reach(reach.width, False, reach.pad))
+    return HitFinder(trigger), reach
+
+
 class WindowedRecognizer:
     """A windowable recognizer with its compiled trigger."""
 
@@ -406,7 +430,7 @@ class WindowedRecognizer:
         self.recognizer = recognizer
         self.reach = reach
         self.max_cover = max_cover
-        self._hits = HitFinder(trigger)
+        self._hits, self._hit_reach = token_hits(trigger, reach)
         self._analyze = analyzer_of(recognizer)
         self._start = StartGuard.of(recognizer)
         # how long a match can be (start windows need a bound)
@@ -444,7 +468,7 @@ class WindowedRecognizer:
         starts (:func:`start_windows`), no trigger hits needed."""
         limit = self.max_cover * len(text)
         if self._start is None or self._width is None or not text.isascii():
-            return windows(text, self._hits.spans(text), self.reach, limit)
+            return windows(text, self._hits.spans(text), self._hit_reach, limit)
         return start_windows(self._start.starts(text.encode("ascii")), self._width,
                              self.reach.pad, len(text), limit)
 

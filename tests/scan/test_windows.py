@@ -282,6 +282,24 @@ def test_shapes_are_necessary_on_digit_runs(text: str) -> None:
                         f"{type(r).__name__}: a match at {m.start()} holds no shape occurrence"
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.tuples(_FILLER_ANY, st.sampled_from(PLANTS)), min_size=1, max_size=8),
+       tail=_FILLER_ANY, pad=st.integers(1, 9))
+def test_token_hits_give_the_token_windows(parts: list[tuple[str, str]], tail: str,
+                                           pad: int) -> None:
+    """An unbounded whitespace-free recognizer (email, IP): one RE2 hit per
+    token gives exactly the windows the per-hit whitespace search gives."""
+    from daemon.scan.windows import HitFinder, token_hits
+
+    text = "".join(f + p for f, p in parts) + tail
+    for name in ("EmailRecognizer", "IpRecognizer"):
+        reach = Reach(width=0, token=True, pad=pad)
+        finder, hit_reach = token_hits(SHAPES[name], reach)
+        assert not hit_reach.token
+        per_hit = windows(text, HitFinder(SHAPES[name]).spans(text), reach)
+        assert windows(text, finder.spans(text), hit_reach) == per_hit, name
+
+
 def test_hits_are_the_same_on_ascii_and_unicode_paths() -> None:
     from daemon.scan.windows import HitFinder
 
