@@ -194,9 +194,14 @@ class Prefilter:
             w in c for w in need.context_words for c in context)
 
 
-_LITERAL = re.compile(r"(?:\(\?i\))?(?:[A-Za-z0-9_@:/\"' -]|\\[^A-Za-z0-9])+")
+_LITERAL = re.compile(r"(?:\(\?i\))?(?:[A-Za-z0-9_@:/\"' -]|\\[^A-Za-z0-9]"
+                      r"|\[(?:[a-z]|a-z)+\](?:\{\d,\d\})?)+")
 """A trigger that is a plain string (optionally case-insensitive, punctuation
-escaped): ``AKIA``, ``(?i)secret``, ``-----BEGIN ``, ``hooks\\.slack\\.com``."""
+escaped): ``AKIA``, ``(?i)secret``, ``-----BEGIN ``, ``hooks\\.slack\\.com``;
+or one with a few lower-case letter classes (``gh[pousr]_``, ``[sr]k_live_``,
+``gl[a-z]{2,5}-``): mostly absent too, and still a small DFA in the set (each
+searched alone, the three token prefixes of the secrets scanned every chunk
+whole: ~0.03 s CPU on the realistic corpus)."""
 
 
 def _literal(trigger: str) -> bool:
