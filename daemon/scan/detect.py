@@ -260,10 +260,16 @@ _STRUCTURED = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "
                          "US_DRIVER_LICENSE", "EMAIL_ADDRESS", "ADDRESS"})
 
 
+_DROPPABLE = _SUBSUMED_BY_ADDRESS | {"DATE_TIME", "PHONE_NUMBER"}
+"""The types :func:`drop_subsumed` may drop."""
+
+
 def drop_subsumed(findings: Sequence[RawFinding]) -> list[RawFinding]:
     """Drop NER findings lying inside a confident ADDRESS finding, and DATE_TIME
     findings overlapping a structured value (phone, card, ...).
     O(n log n): sorted starts with a running maximum of ends."""
+    if not any(f.entity_type in _DROPPABLE for f in findings):
+        return list(findings)  # pattern-only policies: nothing to drop, no spans to sort
     addresses = _Spans([f for f in findings
                         if f.entity_type == "ADDRESS" and f.score >= _ADDRESS_MIN_SCORE])
     structured = _Spans([f for f in findings if f.entity_type in _STRUCTURED])
@@ -501,12 +507,15 @@ class Detector:
         """The pattern recognizers' results in ``chunk`` (``text[base:...]``),
         context words read in the whole ``text`` (default: the chunk)."""
         from daemon.scan.fastcontext import enhance
+        from daemon.scan.lean import is_lean
 
         results: list[RecognizerResult] = []
         for runner in self.prefilter.select_runners(chunk, context):
-            for r in runner.analyze(chunk, self.entities):
-                _tag(r, runner.recognizer)
-                results.append(r)
+            found = runner.analyze(chunk, self.entities)
+            if not is_lean(runner.recognizer):  # lean results carry the same tags already
+                for r in found:
+                    _tag(r, runner.recognizer)
+            results.extend(found)
         return enhance(chunk if text is None else text, results, self._by_id, context, base)
 
     def _add_ner_results(self, chunks: Sequence[_Chunk]) -> None:

@@ -238,6 +238,18 @@ def test_drop_subsumed_ner_inside_address() -> None:
     assert drop_subsumed([addr, person, email]) == [addr, email]
 
 
+def test_drop_subsumed_drops_each_kind_and_keeps_pattern_only_findings() -> None:
+    card = RawFinding("CREDIT_CARD", 0, 19, 1.0, "CreditCardRecognizer")
+    phone_in_card = RawFinding("PHONE_NUMBER", 5, 19, 0.4, "PhoneRecognizer")
+    date_on_card = RawFinding("DATE_TIME", 0, 9, 0.85, "SpacyRecognizer")
+    email = RawFinding("EMAIL_ADDRESS", 30, 50, 1.0, "EmailRecognizer")
+    assert drop_subsumed([card, phone_in_card, email]) == [card, email]
+    assert drop_subsumed([card, date_on_card, email]) == [card, email]
+    only = [card, email, RawFinding("US_SSN", 60, 71, 0.85, "UsSsnRecognizer")]
+    kept = drop_subsumed(only)
+    assert kept == only and kept is not only
+
+
 @pytest.mark.slow
 def test_value_across_chunk_border_reported_once(detector: Detector) -> None:
     """No whitespace near the border forces a cut inside the value: the first
