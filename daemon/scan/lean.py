@@ -50,6 +50,7 @@ except ImportError:  # another tldextract layout: verdicts per matched string
     _lenient_netloc = None
 
 _log = logging.getLogger(__name__)
+_MIN_SCORE = EntityRecognizer.MIN_SCORE
 _NAME_KEY = RecognizerResult.RECOGNIZER_NAME_KEY
 _ID_KEY = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
 
@@ -85,21 +86,6 @@ def precompile(recognizer: EntityRecognizer) -> None:
             _iban_compiled(pattern.regex, flags)
         else:
             _compiled(pattern, flags)
-
-
-def _verdicts(recognizer: PatternRecognizer, matched: str, key: Callable[[str], str],
-              cache: dict[str, tuple[bool | None, bool | None]],
-              invalid: Callable[[str], bool | None]
-              ) -> tuple[bool | None, bool | None]:
-    """``(validate_result, invalidate_result)`` of ``matched``, once per distinct
-    ``key(matched)`` (the verdicts are a function of that key); ``invalid`` is
-    the recognizer's ``invalidate_result`` or an equal faster one
-    (:func:`invalidator`)."""
-    k = key(matched)
-    got = cache.get(k)
-    if got is None:
-        got = cache[k] = (recognizer.validate_result(matched), invalid(matched))
-    return got
 
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -169,16 +155,24 @@ def lean_analyze(recognizer: PatternRecognizer, text: str) -> list[RecognizerRes
     cache: dict[str, tuple[bool | None, bool | None]] = {}
     key = verdict_key(recognizer)
     invalid = invalidator(recognizer)
+    validate = recognizer.validate_result
     found: set[tuple[int, int, float]] = set()
     for pattern in rec.patterns:
+        base: float = pattern.score
         try:
             for match in _compiled(pattern, flags).finditer(text, timeout=REGEX_TIMEOUT_SECONDS):
                 start, end = match.span()
                 if start == end:
                     continue
-                score = _score(pattern.score,
-                               *_verdicts(recognizer, text[start:end], key, cache, invalid))
-                if score > EntityRecognizer.MIN_SCORE:
+                # (validate_result, invalidate_result) once per distinct key(matched):
+                # the verdicts are a function of that key (verdict_key)
+                matched = text[start:end]
+                k = key(matched)
+                got = cache.get(k)
+                if got is None:
+                    got = cache[k] = (validate(matched), invalid(matched))
+                score = _score(base, *got)
+                if score > _MIN_SCORE:
                     found.add((start, end, score))
         except TimeoutError:
             # Presidio logs and keeps the results found so far; so do we (no text logged).
@@ -238,9 +232,19 @@ def remove_duplicates(found: set[tuple[int, int, float]]) -> list[tuple[int, int
     offsets and score): drop zero scores and a result contained in an earlier
     kept one (by start, then longest, then highest score) with an equal or
     higher score; return by descending score, then start, then longest."""
+    ordered = sorted(found, key=lambda r: (r[0], r[0] - r[1], -r[2]))
+    top = -1
+    for start, end, _ in ordered:
+        if start <= top:
+            break
+        top = end
+    else:
+        # Each span starts after every earlier one ends (one pattern's
+        # finditer matches, the common case): none can contain another.
+        return sorted((r for r in ordered if r[2] != 0), key=lambda r: (-r[2], r[0], r[0] - r[1]))
     kept: list[tuple[int, int, float]] = []
     active: list[tuple[int, int, float]] = []
-    for start, end, score in sorted(found, key=lambda r: (r[0], r[0] - r[1], -r[2])):
+    for start, end, score in ordered:
         if score == 0:
             continue
         active = [a for a in active if a[1] >= start]

@@ -92,12 +92,32 @@ _SPANS = st.lists(st.tuples(st.integers(0, 30), st.integers(1, 8),
 @settings(max_examples=300, deadline=None)
 @given(spans=_SPANS)
 def test_remove_duplicates_equals_presidio(spans: list[tuple[int, int, float]]) -> None:
+    _assert_remove_duplicates_as_presidio(spans)
+
+
+def _assert_remove_duplicates_as_presidio(spans: list[tuple[int, int, float]]) -> None:
     found = {(s, s + n, score) for s, n, score in spans}
     results = [RecognizerResult("X", s, e, score, None,  # type: ignore[arg-type]
                                 {RecognizerResult.RECOGNIZER_NAME_KEY: "r"})
                for s, n, score in spans for e in [s + n]]
     presidio = [(r.start, r.end, r.score) for r in EntityRecognizer.remove_duplicates(results)]
     assert lean.remove_duplicates(found) == presidio
+
+
+# Spans one after another (one pattern's matches): gaps of 0 make them touch.
+_DISJOINT = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 6),
+                               st.sampled_from([0.0, 0.3, 0.5, 1.0])), max_size=20).map(
+    lambda parts: [(sum(g + n for g, n, _ in parts[:i]) + parts[i][0],
+                    parts[i][1], parts[i][2]) for i in range(len(parts))])
+
+
+@settings(max_examples=300, deadline=None)
+@given(spans=_DISJOINT)
+def test_remove_duplicates_on_consecutive_spans_equals_presidio(
+        spans: list[tuple[int, int, float]]) -> None:
+    """The shortcut for spans that start after every earlier one ends, and its
+    edge: touching and empty spans, where one can contain another."""
+    _assert_remove_duplicates_as_presidio(spans)
 
 
 _LOCAL = st.text(alphabet=st.sampled_from(list("ab.1_+-/?#:%!~[]")), min_size=1, max_size=8)
