@@ -267,9 +267,21 @@ def remove_duplicate_results(results: list[RecognizerResult]) -> list[Recognizer
     first: dict[tuple[str, int, int, float], RecognizerResult] = {}
     for r in results:
         first.setdefault((r.entity_type, r.start, r.end, r.score), r)
+    ordered = sorted(first, key=lambda k: (k[0], k[1], k[1] - k[2], -k[3]))
+    top, last = -1, None
+    for entity, start, end, _ in ordered:
+        if entity == last and start <= top:
+            break
+        top, last = end, entity
+    else:
+        # Within each type every span starts after the earlier ones end (the
+        # common case: one recognizer per type): none contains another.
+        disjoint = sorted((k for k in ordered if k[3] != 0),
+                          key=lambda k: (-k[3], k[1], k[1] - k[2]))
+        return [first[k] for k in disjoint]
     kept: list[tuple[str, int, int, float]] = []
     active: list[tuple[str, int, int, float]] = []
-    for key in sorted(first, key=lambda k: (k[0], k[1], k[1] - k[2], -k[3])):
+    for key in ordered:
         entity, start, end, score = key
         if score == 0:
             continue

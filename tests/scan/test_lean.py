@@ -199,6 +199,26 @@ _RESULTS = st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(0, 2
 def test_remove_duplicate_results_equals_presidio(
         rows: list[tuple[str, int, int, float, str]]) -> None:
     """Same result objects (so the same recognizer names), same order."""
+    _assert_remove_duplicate_results_as_presidio(rows)
+
+
+_CONSECUTIVE_ROWS = st.lists(
+    st.tuples(st.sampled_from(["A", "B"]), _DISJOINT, st.sampled_from(["r1", "r2"])),
+    max_size=3).map(lambda groups: [(t, s, n, score, name) for t, spans, name in groups
+                                    for s, n, score in spans])
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=_CONSECUTIVE_ROWS)
+def test_remove_duplicate_results_on_consecutive_spans_equals_presidio(
+        rows: list[tuple[str, int, int, float, str]]) -> None:
+    """The shortcut (each type's spans one after another) and its edges:
+    touching and empty spans, and two runs of one type that interleave."""
+    _assert_remove_duplicate_results_as_presidio(rows)
+
+
+def _assert_remove_duplicate_results_as_presidio(
+        rows: list[tuple[str, int, int, float, str]]) -> None:
     results = [RecognizerResult(t, s, s + n, score, None,  # type: ignore[arg-type]
                                 {RecognizerResult.RECOGNIZER_NAME_KEY: name})
                for t, s, n, score, name in rows]
