@@ -334,9 +334,11 @@ STARTS: dict[str, tuple[str, str, int]] = {
 }
 """Only IBAN so far: hex ids and base64 are full of its IGNORECASE trigger
 (``ab12cdef...``) but an IBAN must follow a character that is not a letter or
-digit, so the guard drops most of those windows (the realistic corpus's logs:
-~3.4x less text for its regex). Guards tried for the card recognizers cost
-about what they saved there: a log has a possible card start on most lines."""
+digit, so its windows are built from the few possible starts instead
+(:func:`start_windows`; the realistic corpus: 0.43 M -> 0.16 M characters of
+window text). Guards tried for the card recognizers cost about what they
+saved: a log has a possible card start on most lines (and their shapes now
+hold the whole digit structure, which left few hits anyway)."""
 
 
 class StartGuard:
