@@ -55,7 +55,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -409,8 +409,32 @@ def _hwm_kb(pid: int) -> int:
 # ----------------------------------------------------------------------------- scratchwarden
 
 
+def wait_for_workers(executor: Executor, n: int, timeout: float = 300.0) -> None:
+    """Return once ``n`` distinct worker processes have each run a task, i.e.
+    finished their initializer (model and scanner built). Without it the timed
+    span could start with one worker still building its scanner: the warm-up
+    scans were all taken by the worker that was ready first, and the second
+    joined 0.05-0.35 s into a ~0.5 s pattern-only round (seen in worker
+    timelines), which made the rounds bimodal. An inline executor is ready."""
+    if not isinstance(executor, ProcessPoolExecutor):
+        return
+    deadline = time.monotonic() + timeout
+    seen: set[int] = set()
+    while len(seen) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(seen)} of {n} scan workers came up in {timeout:.0f} s")
+        seen.update(f.result() for f in [executor.submit(os.getpid) for _ in range(2 * n)])
+        if len(seen) < n:
+            time.sleep(0.05)
+
+
 def run_ours(paths: list[str], state: Path, entities: Sequence[str] | None,
-             jobs: int = 0) -> tuple[dict[str, Any], float, list[int]]:
+             jobs: int = 0, make: Callable[[Any, int], Executor] | None = None
+             ) -> tuple[dict[str, Any], float, list[int]]:
+    """``scratchwarden scan --jobs N`` over ``paths``, timed after the workers
+    are up: (observation per path, seconds, VmHWM KB per worker). ``make``
+    builds the pool from (spec, jobs) instead of ``make_executor`` (for an
+    experiment on the pool itself; ``pattern_floor.py``)."""
     from daemon.scan.runner import largest_first
     from daemon.scan.workers import (
         ContentDedupingSubmitter,
@@ -421,9 +445,10 @@ def run_ours(paths: list[str], state: Path, entities: Sequence[str] | None,
 
     spec = ScannerSpec(state_dir=str(state), use_ner=True,
                        entities=tuple(entities) if entities else None)
-    executor = make_executor(spec, jobs)
+    executor = (make or make_executor)(spec, jobs)
     n = jobs or os.cpu_count() or 1
     try:
+        wait_for_workers(executor, n)
         warm = state / "warm.txt"
         warm.write_text("warm up\n")
         wait([submit_scan(executor, str(warm)) for _ in range(4 * n)])
