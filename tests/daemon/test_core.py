@@ -210,3 +210,17 @@ def test_fingerprint_is_hmac_sha256_of_the_normalised_value() -> None:
     key = bytes(range(32))
     expected = hmac.new(key, b"janeroe@exampleorg", hashlib.sha256).hexdigest()
     assert Fingerprinter(key)("Jane.Roe@Example.org") == expected
+
+
+def test_fingerprint_calls_do_not_leak_into_each_other() -> None:
+    """Each value is hashed from the keyed state alone, whatever came before."""
+    import hashlib
+    import hmac
+
+    key = bytes(range(32))
+    fp = Fingerprinter(key)
+    values = ["078-05-1120", "jane@example.org", "", "078-05-1120", "x" * 200]
+    got = [fp(v) for v in values]
+    assert got == [hmac.new(key, normalise(v).encode(), hashlib.sha256).hexdigest()
+                   for v in values]
+    assert got[0] == got[3] != got[1]

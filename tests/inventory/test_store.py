@@ -308,13 +308,12 @@ def test_drills_keep_history_and_report_the_latest(store: Store) -> None:
 
 
 def test_finding_survives_pickling_with_every_field() -> None:
-    """Workers pickle findings to the parent (``Finding.__reduce__``): every
+    """Workers pickle findings to the parent (``Finding.__reduce_ex__``): every
     field, including one added later, must come back."""
-    import dataclasses
     import pickle
 
     values = {"start": 3, "end": 9, "score": 0.85}
-    kw = {f.name: values.get(f.name, f"v-{f.name}") for f in dataclasses.fields(Finding)}
+    kw = {name: values.get(name, f"v-{name}") for name in Finding._fields}
     f = Finding(**kw)  # type: ignore[arg-type]
     back = pickle.loads(pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))  # noqa: S301 - our own bytes
     assert back == f and type(back) is Finding
