@@ -15,6 +15,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def test_wait_for_workers_gives_up_with_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def pattern_scanner(tmp_path_factory: pytest.TempPathFactory) -> object:
+def pattern_scanner(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from daemon.scan.workers import ScannerSpec, build_scanner
 
     state = tmp_path_factory.mktemp("state")
@@ -65,10 +66,10 @@ def pattern_scanner(tmp_path_factory: pytest.TempPathFactory) -> object:
 
 
 def test_lookup_detector_gives_the_real_findings_and_refuses_unseen_text(
-        tmp_path: Path, pattern_scanner: object) -> None:
+        tmp_path: Path, pattern_scanner: Any) -> None:
     from daemon.scan.cache import ScanCache
 
-    scanner: object = pattern_scanner
+    scanner = pattern_scanner
     g = scan_throughput.Gen(7)
     paths = []
     for i, (kind, _, suffix) in enumerate(scan_throughput.KINDS):
@@ -77,31 +78,31 @@ def test_lookup_detector_gives_the_real_findings_and_refuses_unseen_text(
         p.write_text(doc.text)
         paths.append(str(p))
 
-    def scan_all(many: bool) -> list[object]:
-        scanner.cache = ScanCache()  # type: ignore[attr-defined]
+    def scan_all(many: bool) -> list[Any]:
+        scanner.cache = ScanCache()
         if many:
-            return list(scanner.scan_many(paths))  # type: ignore[attr-defined]
-        return [scanner.scan(p) for p in paths]  # type: ignore[attr-defined]
+            return list(scanner.scan_many(paths))
+        return [scanner.scan(p) for p in paths]
 
     real = scan_all(False)
     real_many = scan_all(True)
-    assert sum(len(o.findings) for o in real) > 20  # type: ignore[attr-defined]
-    detector = scanner.detector  # type: ignore[attr-defined]
+    assert sum(len(o.findings) for o in real) > 20
+    detector = scanner.detector
     seen = pattern_floor.record_lookup(scanner, paths, tmp_path / "table.pickle")
-    assert seen and scanner.detector is detector  # type: ignore[attr-defined]
+    assert seen and scanner.detector is detector
     assert "detect_many" not in vars(detector)  # the recording hook is gone
     with open(tmp_path / "table.pickle", "rb") as f:
         lookup = pattern_floor.LookupDetector(pickle.load(f))  # noqa: S301 - written above
-    scanner.detector = lookup  # type: ignore[attr-defined]
+    scanner.detector = lookup
     try:
         for many, want in ((False, real), (True, real_many)):
             got = scan_all(many)
-            assert [o.findings for o in got] == [o.findings for o in want]  # type: ignore[attr-defined]
-            assert [o.status for o in got] == [o.status for o in want]  # type: ignore[attr-defined]
+            assert [o.findings for o in got] == [o.findings for o in want]
+            assert [o.status for o in got] == [o.status for o in want]
         with pytest.raises(KeyError):
             lookup.detect("a text this run never scanned", ())
         text, context = seen[0]
         with pytest.raises(KeyError):  # the context is part of the key
             lookup.detect(text, (*context, "another-context"))
     finally:
-        scanner.detector = detector  # type: ignore[attr-defined]
+        scanner.detector = detector
