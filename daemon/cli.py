@@ -1,6 +1,6 @@
 """The ``scratchwarden`` command line.
 
-One top-level handler maps the error hierarchy (policies/errors.py) to a
+One top-level handler maps the error hierarchy (scratchwarden/errors.py) to a
 message and an exit code:
 
     0  success, nothing found at or above the threshold
@@ -29,8 +29,8 @@ from daemon.cliutil import (
     handle_errors,
 )
 from daemon.paths import default_inventory_url, prepare_state_dir
-from inventory.records import FileObservation, FileStatus
-from policies.errors import ScratchwardenError
+from scratchwarden.errors import ScratchwardenError
+from scratchwarden.observations import FileObservation, FileStatus
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -24,7 +24,7 @@ import click
 
 from daemon.cliutil import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, _state_dir, handle_errors
 from daemon.paths import default_inventory_url
-from policies.errors import ScratchwardenError
+from scratchwarden.errors import ScratchwardenError
 
 if TYPE_CHECKING:
     from inventory.store import Store

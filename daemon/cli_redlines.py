@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from daemon.cliutil import EXIT_FINDINGS, EXIT_OK, handle_errors
-from policies.errors import ConfigError, KernelFeatureError
+from scratchwarden.errors import ConfigError, KernelFeatureError
 
 DEFAULT_POLICY_DIR = "/etc/scratchwarden/policies"
 DROPIN_NAME = "50-scratchwarden-redlines.conf"

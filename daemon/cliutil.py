@@ -1,5 +1,5 @@
 """What every ``scratchwarden`` command shares: exit codes, the one error
-handler that maps the hierarchy in ``policies/errors.py`` to a message and an
+handler that maps the hierarchy in ``scratchwarden/errors.py`` to a message and an
 exit code, and the state directory. Kept apart from ``daemon.cli`` so command
 modules can import it without an import cycle."""
 
@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from daemon.paths import prepare_state_dir
-from policies.errors import ScratchwardenError
+from scratchwarden.errors import ScratchwardenError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from policies.errors import ConfigError
 from policies.units import parse_duration
+from scratchwarden.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/scratchwarden/scratchwarden.yaml")
 _WINDOW = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")

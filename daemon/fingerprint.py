@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 from daemon.safefs import atomic_write
-from policies.errors import KeyMaterialError
+from scratchwarden.errors import KeyMaterialError
 
 KEY_NAME = "fingerprint.key"
 KEY_BYTES = 32

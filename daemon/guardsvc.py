@@ -15,7 +15,7 @@ from typing import Any
 
 from daemon.config import NodeConfig
 from daemon.paths import default_inventory_url, prepare_state_dir
-from policies.errors import ConfigError, PolicyError
+from scratchwarden.errors import ConfigError, PolicyError
 
 log = logging.getLogger("scratchwarden.guard")
 

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from daemon.roots import WatchRoot
 from daemon.safefs import atomic_write
-from policies.errors import ConfigError, OperatorError
+from scratchwarden.errors import ConfigError, OperatorError
 
 UNIT = "scratchwarden.service"
 GUARD_UNIT = "scratchwarden-guard.service"

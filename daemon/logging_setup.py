@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from daemon.logsafety import quiet_third_party
-from policies.errors import ConfigError
+from scratchwarden.errors import ConfigError
 
 REDACTED = "[redacted]"
 

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import start_http_server
 
-from policies.errors import ConfigError
+from scratchwarden.errors import ConfigError
 
 log = logging.getLogger("scratchwarden.metrics")
 
@@ -57,7 +57,7 @@ BASE_ENTITY_TYPES: frozenset[str] = frozenset({
     "MAC_ADDRESS", "UUID", "CRYPTO_KEY", "API_KEY", "SECRET", "PASSWORD",
 })
 
-#: stable reason codes of unscannable files (policies.errors.Unscannable and
+#: stable reason codes of unscannable files (scratchwarden.errors.Unscannable and
 #: the daemon's own failure codes)
 SCAN_ERROR_REASONS: frozenset[str] = frozenset({
     "too-large", "zip-bomb", "archive-limit", "binary", "corrupt", "encrypted",
@@ -74,7 +74,7 @@ _ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
 
 class _Observation(Protocol):
-    """What ``observe_scan`` reads of an ``inventory.records.FileObservation``."""
+    """What ``observe_scan`` reads of an ``scratchwarden.observations.FileObservation``."""
 
     @property
     def status(self) -> Any: ...

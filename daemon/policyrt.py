@@ -17,7 +17,7 @@ from typing import Any
 
 from daemon.config import NodeConfig
 from daemon.roots import WatchRoot
-from policies.errors import KeyMaterialError, PolicyError, ScratchwardenError
+from scratchwarden.errors import KeyMaterialError, PolicyError, ScratchwardenError
 
 log = logging.getLogger("scratchwarden.policy")
 

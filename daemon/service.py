@@ -45,9 +45,9 @@ from daemon.scanbatch import BATCH_BYTES, BATCH_FILES
 from daemon.warmup import warm_workers
 from daemon.watch import ROOT_EVENTS, EventSink, Handler, OverflowDetector
 from daemon.workqueue import Pending, WorkQueue
-from inventory.records import FileObservation, FileStatus
 from inventory.store import Recording
-from policies.errors import InventoryUnavailable, ScratchwardenError
+from scratchwarden.errors import InventoryUnavailable, ScratchwardenError
+from scratchwarden.observations import FileObservation, FileStatus
 
 log = logging.getLogger("scratchwarden.daemon")
 

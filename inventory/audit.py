@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from inventory.columns import as_utc
 from inventory.models import AuditEntry
 from inventory.views import AuditHead, VerifyResult
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
 
 GENESIS = "0" * 64
 VERIFY_BATCH = 1000

@@ -29,7 +29,7 @@ from typing import Any, Literal, TextIO
 
 from inventory.store import Store
 from inventory.views import AssetView
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
 
 Format = Literal["csv", "jsonl"]
 

@@ -27,10 +27,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from inventory.models import Asset, AssetEvent, FindingRow, Fingerprint
-from inventory.records import FileObservation, FileStatus
 from inventory.sensitivity import Sensitivity, sensitivity_of
 from inventory.summarize import TypeSummary, fingerprints, summarize
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
+from scratchwarden.observations import FileObservation, FileStatus
 
 IN_CHUNK = 500
 LEVELS = tuple(level.value for level in Sensitivity)

@@ -47,7 +47,6 @@ from inventory.recording import (
     path_key,
     storable_path,
 )
-from inventory.records import FileObservation, FileStatus
 from inventory.views import (
     AssetView,
     AuditHead,
@@ -59,7 +58,8 @@ from inventory.views import (
     Location,
     VerifyResult,
 )
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
+from scratchwarden.observations import FileObservation, FileStatus
 
 __all__ = ["Recording", "Store"]
 

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from inventory.records import Finding
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
+from scratchwarden.observations import Finding
 
 MAX_LOCATIONS = 20
 MAX_FINGERPRINTS = 10_000

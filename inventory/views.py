@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from policies.errors import AuditError
+from scratchwarden.errors import AuditError
 
 
 class KnownFile(NamedTuple):

@@ -31,9 +31,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from policies.decision import Revision
-from policies.errors import PolicyError, PolicyErrors
 from policies.schema import Policy, PolicyDocument
 from policies.yamlsrc import LineMap, dotted, errors_from_validation, load_yaml_text
+from scratchwarden.errors import PolicyError, PolicyErrors
 
 POLICY_SUFFIXES = (".yaml", ".yml")
 TEST_SUFFIXES = ("_test.yaml", "_test.yml")

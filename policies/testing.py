@@ -36,12 +36,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from policies.decision import Action, Decision, EntityStat, FileFacts
-from policies.errors import PolicyError, PolicyErrors
 from policies.evaluate import evaluate, match_root
 from policies.loader import LoadedPolicy, load_policy, split_files
 from policies.schema import Mode, Name, StrictModel
 from policies.units import format_duration, parse_duration
 from policies.yamlsrc import LineMap, errors_from_validation, load_yaml_with_lines
+from scratchwarden.errors import PolicyError, PolicyErrors
 
 _RELATIVE = re.compile(r"(?:in\s+(?P<ahead>\S+)|(?P<ago>\S+)\s+ago|(?P<now>now))")
 NONE_WORDS = ("none", None)

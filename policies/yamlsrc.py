@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from policies.errors import ConfigError, PolicyError, PolicyErrors
+from scratchwarden.errors import ConfigError, PolicyError, PolicyErrors
 
 LocatedError = TypeVar("LocatedError", PolicyError, ConfigError)
 PathKey = tuple[str | int, ...]

@@ -20,7 +20,7 @@ from typing import Any
 from daemon.actions.context import ActionContext
 from daemon.crypto import SUFFIX, decrypt_file, recover
 from daemon.crypto.rotation import kek_usage
-from policies.errors import KeyMaterialError
+from scratchwarden.errors import KeyMaterialError
 
 ACTION = "decrypt"
 

@@ -32,7 +32,7 @@ from daemon.actions.safepath import Target, open_target
 from daemon.crypto import SUFFIX, Keyring, recover
 from daemon.crypto.files import _encrypt_in  # private: see encrypt_at
 from daemon.crypto.format import DEFAULT_CHUNK_SIZE
-from policies.errors import FileError, UnsafePath
+from scratchwarden.errors import FileError, UnsafePath
 
 ACTION = "encrypt"
 STEPS = ("journaled", "crypto:tmp-created", "crypto:tmp-written", "crypto:tmp-synced",

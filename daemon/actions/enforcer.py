@@ -48,10 +48,10 @@ from daemon.crypto import Keyring
 from inventory.store import Store
 from inventory.views import AssetView
 from policies.decision import Action, Decision
-from policies.errors import InventoryUnavailable, ScratchwardenError
 from policies.evaluate import RootMatch, evaluate, match_root
 from policies.loader import LoadedPolicy
 from policies.schema import Mode
+from scratchwarden.errors import InventoryUnavailable, ScratchwardenError
 
 log = logging.getLogger("scratchwarden.actions")
 

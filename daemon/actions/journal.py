@@ -25,7 +25,7 @@ from daemon.actions import decrypt, encrypt, quarantine, retention
 from daemon.actions.context import ActionContext, Hook
 from daemon.crypto import Keyring
 from inventory.store import Store
-from policies.errors import ScratchwardenError
+from scratchwarden.errors import ScratchwardenError
 
 log = logging.getLogger("scratchwarden.actions")
 

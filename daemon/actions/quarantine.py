@@ -45,7 +45,7 @@ from daemon.actions.context import ActionContext, Outcome
 from daemon.actions.preflight import Expected, Skip, exclusive, still_same
 from daemon.actions.safepath import Target, open_directory, open_target, rename_noreplace_at
 from daemon.safefs import atomic_write, ensure_private_dir
-from policies.errors import FileError, OperatorError, UnsafePath
+from scratchwarden.errors import FileError, OperatorError, UnsafePath
 
 ACTION = "quarantine"
 RESTORE = "restore"

@@ -31,7 +31,7 @@ from typing import Any
 from daemon.actions.context import ActionContext, Outcome
 from daemon.actions.preflight import Expected, Skip, exclusive, still_same
 from daemon.actions.safepath import open_target
-from policies.errors import UnsafePath
+from scratchwarden.errors import UnsafePath
 
 ACTION = "delete"
 STEPS = ("journaled", "unlinked", "dir-synced", "recorded")

@@ -1,5 +1,5 @@
 """Errors of encryption at rest, as subclasses of the one hierarchy in
-``policies.errors`` (they extend it; they do not replace it).
+``scratchwarden.errors`` (they extend it; they do not replace it).
 
 ``CiphertextError`` is a ``FileError``: one encrypted file does not verify
 (tampered, truncated, wrong key); the run goes on and the file is left as it is.
@@ -9,7 +9,7 @@ under that KEK is affected, not one.
 
 from __future__ import annotations
 
-from policies.errors import FileError
+from scratchwarden.errors import FileError
 
 
 class CiphertextError(FileError):

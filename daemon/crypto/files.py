@@ -51,7 +51,7 @@ from daemon.crypto.format import (
 from daemon.crypto.keys import Keyring
 from daemon.crypto.slots import read_envelope, unlock
 from daemon.safefs import open_dir, rename_noreplace
-from policies.errors import FileError, UnsafePath
+from scratchwarden.errors import FileError, UnsafePath
 
 Hook = Callable[[str], None]
 ENCRYPT_STEPS = ("tmp-created", "tmp-written", "tmp-synced", "renamed", "dir-synced",

@@ -40,7 +40,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from daemon.safefs import atomic_write, fsync_dir
-from policies.errors import KeyMaterialError
+from scratchwarden.errors import KeyMaterialError
 
 KEK_SIZE = 32
 ACTIVE_FILE = "active"

@@ -22,7 +22,7 @@ from daemon.crypto.format import SUFFIX
 from daemon.crypto.keys import Keyring, add_active_kek, load_keyring, save_keyring
 from daemon.crypto.slots import Hook, read_envelope, rewrap_fd
 from daemon.safefs import open_dir
-from policies.errors import KeyMaterialError, ScratchwardenError, UnsafePath
+from scratchwarden.errors import KeyMaterialError, ScratchwardenError, UnsafePath
 
 PathLike = str | os.PathLike[str]
 

@@ -28,7 +28,7 @@ from daemon.crypto.format import (
     parse_slot,
 )
 from daemon.crypto.keys import Keyring
-from policies.errors import KeyMaterialError
+from scratchwarden.errors import KeyMaterialError
 
 Hook = Callable[[str], None]
 

@@ -1,8 +1,8 @@
 """Errors of the enforcement layer, as subclasses of the one hierarchy in
-``policies.errors`` (kept here so the guard can grow them without editing the
+``scratchwarden.errors`` (kept here so the guard can grow them without editing the
 shared base module).
 
-``KernelFeatureError`` (from ``policies.errors``) means "this kernel cannot
+``KernelFeatureError`` (from ``scratchwarden.errors``) means "this kernel cannot
 enforce what was asked"; the caller decides whether the red line may degrade.
 ``GuardSetupError`` means the kernel has the feature but setting it up failed
 (a syscall returned an unexpected error, the sandboxed child could not start):
@@ -11,7 +11,7 @@ an operator must look at the node.
 
 from __future__ import annotations
 
-from policies.errors import KernelFeatureError, OperatorError
+from scratchwarden.errors import KernelFeatureError, OperatorError
 
 __all__ = ["GuardSetupError", "KernelFeatureError", "SandboxError"]
 

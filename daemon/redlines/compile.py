@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 from daemon.guard import landlock as ll
 from daemon.guard.protection import Protection
-from policies.errors import PolicyError
 from policies.schema import Mode, Policy, RedLine
+from scratchwarden.errors import PolicyError
 
 ALL_PORTS = frozenset(range(0, 65536))
 _GLOB = re.compile(r"[*?\[]")

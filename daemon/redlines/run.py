@@ -37,8 +37,8 @@ from daemon.guard.errors import KernelFeatureError
 from daemon.redlines.compile import Compiled, Target, compile_policy
 from daemon.redlines.record import AuditRecorder
 from policies import globs
-from policies.errors import ConfigError
 from policies.schema import Policy
+from scratchwarden.errors import ConfigError
 
 SESSION_ENV = "SCRATCHWARDEN_SESSION"
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from inventory.records import Finding
+from scratchwarden.observations import Finding
 
 MAX_ENTRIES = 4096
 MAX_FINDINGS = 200_000

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policies.errors import ConfigError, ScratchwardenError, Unscannable
+from scratchwarden.errors import ConfigError, ScratchwardenError, Unscannable
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult

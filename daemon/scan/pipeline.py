@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from daemon.fingerprint import Fingerprinter
 from daemon.scan.cache import CachedScan, ScanCache
 from daemon.scan.segments import Limits, Segment
-from inventory.records import FileObservation, FileStatus, Finding
-from policies.errors import FileError, Skipped, Unscannable
+from scratchwarden.errors import FileError, Skipped, Unscannable
+from scratchwarden.observations import FileObservation, FileStatus, Finding
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ import re2
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 
 from daemon.scan.windows import Runner, analyzer_of, windowed
-from policies.errors import ConfigError
+from scratchwarden.errors import ConfigError
 
 _D = r"\p{Nd}"
 _W = r"[\p{L}\p{N}_]"

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from daemon.scan.walk import walk
 from daemon.scan.workers import ContentDedupingSubmitter, ScannerSpec, make_executor
 from daemon.scanbatch import BATCH_FILES
-from inventory.records import FileObservation, FileStatus
+from scratchwarden.observations import FileObservation, FileStatus
 
 BATCH = 200
 T = TypeVar("T")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inventory.records import FileObservation, FileStatus
+from scratchwarden.observations import FileObservation, FileStatus
 
 _scanner: Any = None
 

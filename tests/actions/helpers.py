@@ -18,9 +18,9 @@ import pytest
 
 from daemon.actions import Enforcer
 from daemon.crypto import Keyring
-from inventory.records import FileObservation, FileStatus, Finding
 from inventory.store import Store
 from policies.loader import LoadedPolicy, load_policy
+from scratchwarden.observations import FileObservation, FileStatus, Finding
 
 T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 NODE = "node-a"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.actions.safepath import check_inside, open_target
-from policies.errors import UnsafePath
+from scratchwarden.errors import UnsafePath
 from tests.actions.helpers import NODE, T0, Env, record
 
 SECRET = b"root:$6$canary-not-a-real-hash:19000:0:99999:7:::\n"

@@ -17,9 +17,9 @@ from daemon.actions import Enforcer
 from daemon.cli import main
 from daemon.cli_policy import register
 from daemon.crypto import encrypt_file, load_keyring
-from inventory.records import FileObservation, FileStatus, Finding
 from inventory.store import Store
 from policies.loader import load_policy
+from scratchwarden.observations import FileObservation, FileStatus, Finding
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "policies" / "examples"

@@ -29,7 +29,7 @@ from daemon.crypto import (
     retire,
     rewrap_tree,
 )
-from policies.errors import KeyMaterialError
+from scratchwarden.errors import KeyMaterialError
 
 SIZE = 300_000
 

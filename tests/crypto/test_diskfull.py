@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.crypto import Keyring, decrypt_file, encrypt_file
-from policies.errors import FileError
+from scratchwarden.errors import FileError
 
 pytestmark = pytest.mark.root
 

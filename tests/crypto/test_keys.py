@@ -11,7 +11,7 @@ import pytest
 
 from daemon.crypto import Keyring, add_active_kek, generate_keyring, load_credential, load_keyring
 from daemon.crypto.keys import format_keyring_text
-from policies.errors import KeyMaterialError
+from scratchwarden.errors import KeyMaterialError
 
 
 def test_generate_file_keyring(tmp_path: Path) -> None:

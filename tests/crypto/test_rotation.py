@@ -21,7 +21,7 @@ from daemon.crypto import (
     rotate,
 )
 from daemon.crypto.format import BODY_OFFSET, HEADER_SIZE, SLOT_OFFSETS
-from policies.errors import KeyMaterialError
+from scratchwarden.errors import KeyMaterialError
 
 MakeFile = Callable[[str, int], tuple[Path, bytes]]
 

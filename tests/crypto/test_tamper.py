@@ -11,7 +11,7 @@ import pytest
 
 from daemon.crypto import CiphertextError, Keyring, decrypt_file, encrypt_file
 from daemon.crypto.format import BODY_OFFSET, DEFAULT_CHUNK_SIZE, SLOT_OFFSETS, TAG_SIZE
-from policies.errors import KeyMaterialError, ScratchwardenError
+from scratchwarden.errors import KeyMaterialError, ScratchwardenError
 
 MARKER = b"SSN 078-05-1120"  # the fake marker conftest.make_file writes
 MakeFile = Callable[[str, int], tuple[Path, bytes]]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from daemon.crypto import Keyring, decrypt_file, encrypt_file
-from policies.errors import FileError, UnsafePath
+from scratchwarden.errors import FileError, UnsafePath
 
 MakeFile = Callable[[str, int], tuple[Path, bytes]]
 

@@ -18,7 +18,7 @@ from daemon.scan import workers
 from daemon.scanbatch import BATCH_BYTES, BATCH_FILES
 from daemon.service import Daemon
 from daemon.workqueue import Pending
-from inventory.records import FileObservation, FileStatus
+from scratchwarden.observations import FileObservation, FileStatus
 from tests.daemon.daemon_harness import unstarted_daemon
 
 REPO = Path(__file__).resolve().parents[2]

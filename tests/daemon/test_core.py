@@ -14,7 +14,7 @@ from daemon.fingerprint import Fingerprinter, load_or_create_key, normalise
 from daemon.roots import WatchRoot, match_any
 from daemon.scan.walk import walk
 from daemon.workqueue import WorkQueue
-from policies.errors import ConfigError, KeyMaterialError
+from scratchwarden.errors import ConfigError, KeyMaterialError
 
 # ------------------------------------------------------------------ workqueue
 

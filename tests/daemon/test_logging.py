@@ -11,7 +11,7 @@ import pytest
 
 from daemon.logging_setup import REDACTED, configure_json_logging
 from daemon.logsafety import WITHHELD
-from policies.errors import ConfigError
+from scratchwarden.errors import ConfigError
 
 SECRET_LOOKING = "078-05-1120"  # noqa: S105 - a published sample SSN
 

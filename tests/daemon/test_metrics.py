@@ -11,8 +11,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.metrics import Metrics, MetricsServer, parse_address
-from inventory.records import FileObservation, FileStatus, Finding
-from policies.errors import ConfigError
+from scratchwarden.errors import ConfigError
+from scratchwarden.observations import FileObservation, FileStatus, Finding
 
 SECRET_LOOKING = "4111 1111 1111 1111"  # noqa: S105 - a test card number
 

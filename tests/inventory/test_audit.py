@@ -13,7 +13,7 @@ from inventory.audit import entry_hash
 from inventory.models import AuditEntry
 from inventory.store import Store
 from inventory.views import AuditHead
-from policies.errors import AuditError, InventoryError
+from scratchwarden.errors import AuditError, InventoryError
 
 T0 = datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=UTC)
 

@@ -16,9 +16,9 @@ from sqlalchemy import text
 
 from inventory.export import export
 from inventory.models import Base
-from inventory.records import FileObservation, FileStatus, Finding
 from inventory.store import Recording, Store
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
+from scratchwarden.observations import FileObservation, FileStatus, Finding
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 CANARY_SSN = "219-09-9999"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from inventory.records import FileObservation, FileStatus
 from inventory.store import Store
-from policies.errors import InventoryError, InventoryUnavailable
+from scratchwarden.errors import InventoryError, InventoryUnavailable
+from scratchwarden.observations import FileObservation, FileStatus
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from inventory.export import COLUMNS, csv_cell, export
-from inventory.records import FileObservation, FileStatus, Finding
 from inventory.store import Store
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
+from scratchwarden.observations import FileObservation, FileStatus, Finding
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 FP = "c" * 64

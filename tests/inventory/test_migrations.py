@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 from inventory.migrate import alembic_config, current_revision, head_revision
 from inventory.models import Base
 from inventory.store import Store
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
 
 
 def _diff(url: str) -> list[object]:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from inventory.records import FileObservation, FileStatus, Finding
 from inventory.store import Recording, Store
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
+from scratchwarden.observations import FileObservation, FileStatus, Finding
 
 T0 = datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=UTC)
 T1, T2, T3 = (T0 + timedelta(minutes=m) for m in (1, 2, 3))

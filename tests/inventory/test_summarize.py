@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from inventory.records import Finding
 from inventory.summarize import MAX_LOCATIONS, fingerprints, summarize
-from policies.errors import InventoryError
+from scratchwarden.errors import InventoryError
+from scratchwarden.observations import Finding
 
 
 def f(kind: str, start: int, score: float = 0.5, fp: str | None = None,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.errors import PolicyError, PolicyErrors
 from policies.loader import check, load_policy
+from scratchwarden.errors import PolicyError, PolicyErrors
 
 Writer = Callable[[str, str], Path]
 

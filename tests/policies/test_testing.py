@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.errors import PolicyErrors
 from policies.testing import run_policy_tests
+from scratchwarden.errors import PolicyErrors
 
 Writer = Callable[[str, str], Path]
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from policies.errors import ConfigError, PolicyError, PolicyErrors
 from policies.yamlsrc import (
     errors_from_validation,
     load_yaml_text,
     load_yaml_with_lines,
     validate,
 )
+from scratchwarden.errors import ConfigError, PolicyError, PolicyErrors
 
 DOC = """\
 version: 1

@@ -22,9 +22,9 @@ from daemon.redlines.guardproc import make_decide
 from daemon.redlines.identity import AgentIdentity
 from daemon.redlines.run import prepare
 from daemon.redlines.systemd_dropin import exec_start_of, render_dropin
-from policies.errors import KernelFeatureError, PolicyError
 from policies.loader import load_policy
 from policies.schema import Policy
+from scratchwarden.errors import KernelFeatureError, PolicyError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 

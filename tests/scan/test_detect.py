@@ -33,7 +33,7 @@ from daemon.scan.recognizers.pii import (
     UsDriverLicenseContextRecognizer,
     luhn_ok,
 )
-from policies.errors import ConfigError
+from scratchwarden.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -370,7 +370,7 @@ def test_ner_batch_sizes(lengths: list[int], max_docs: int, max_chars: int,
 @pytest.mark.slow
 def test_ner_failure_is_unscannable_without_value(detector: Detector,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from policies.errors import Unscannable
+    from scratchwarden.errors import Unscannable
 
     planted_name = "Quentin Zebulon"
 

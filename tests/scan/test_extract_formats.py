@@ -55,7 +55,7 @@ _UNITS = st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["a", "row=2;co
 def _packed(add: str, units: list[tuple[str | None, str]], size: int, cap: int | None
             ) -> tuple[list[Segment], str | None]:
     from daemon.scan.extract.segmenting import SegmentPacker
-    from policies.errors import Unscannable
+    from scratchwarden.errors import Unscannable
 
     packer = SegmentPacker(Limits(segment_chars=size, segment_overlap=2), context=("k",), cap=cap)
     out: list[Segment] = []
@@ -195,7 +195,7 @@ def test_pdf_with_empty_user_password_is_read() -> None:
 
 
 def test_binary_content_is_unscannable_binary() -> None:
-    from policies.errors import Unscannable
+    from scratchwarden.errors import Unscannable
 
     with pytest.raises(Unscannable) as err:
         extract_bytes(bytes(range(256)) * 10)
@@ -203,7 +203,7 @@ def test_binary_content_is_unscannable_binary() -> None:
 
 
 def test_structured_text_cap_is_too_large() -> None:
-    from policies.errors import Unscannable
+    from scratchwarden.errors import Unscannable
 
     doc = json.dumps({"k": ["v" * 100] * 100}).encode()
     with pytest.raises(Unscannable) as err:

@@ -24,7 +24,7 @@ import pytest
 import daemon.scan.extract as extract_mod
 from daemon.scan.extract import extract_file
 from daemon.scan.segments import Extraction, Limits, Segment
-from policies.errors import Skipped, Unscannable
+from scratchwarden.errors import Skipped, Unscannable
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
@@ -65,7 +65,7 @@ MEASURE = r"""
 import json, resource, sys
 from daemon.scan.extract import extract_file
 from daemon.scan.segments import Limits
-from policies.errors import FileError
+from scratchwarden.errors import FileError
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 chars, covered, outcome = 0, 0, "ok"
 try:

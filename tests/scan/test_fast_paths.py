@@ -21,7 +21,7 @@ from daemon.scan.detect import Detector
 from daemon.scan.prefilter import Prefilter
 from daemon.scan.prose import SHORT_PROSE_CHARS, ner_regions, reads_as_prose
 from daemon.scan.recognizers.pii import PHONE_MIN_DIGITS, CandidatePhoneRecognizer
-from inventory.records import Finding
+from scratchwarden.observations import Finding
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_a_trigger_re2_cannot_compile_is_a_config_error(monkeypatch: pytest.Monk
     from presidio_analyzer import Pattern, PatternRecognizer
 
     from daemon.scan import prefilter
-    from policies.errors import ConfigError
+    from scratchwarden.errors import ConfigError
 
     class LookbehindRecognizer(PatternRecognizer):
         pass

@@ -15,7 +15,7 @@ from daemon.fingerprint import Fingerprinter
 from daemon.scan.detect import Detector
 from daemon.scan.pipeline import MANY_MAX_FILE_BYTES, Scanner
 from daemon.scan.workers import InlineExecutor, ScannerSpec, submit_scan_batch
-from inventory.records import FileObservation, FileStatus
+from scratchwarden.observations import FileObservation, FileStatus
 
 
 def _tree(root: Path) -> list[str]:

@@ -23,7 +23,7 @@ from presidio_analyzer import AnalyzerEngine, Pattern, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from daemon.scan.recognizers import secrets as sec
-from policies.errors import Unscannable
+from scratchwarden.errors import Unscannable
 
 RNG = random.Random(20261122)
 ALNUM = string.ascii_letters + string.digits

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from daemon.scan.workers import ContentDedupingSubmitter, InlineExecutor, ScannerSpec
-from inventory.records import FileObservation, FileStatus
+from scratchwarden.observations import FileObservation, FileStatus
 
 TEXT = "Write to jane.roe@example.org or call the desk.\n"
 

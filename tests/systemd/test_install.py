@@ -11,7 +11,7 @@ import pytest
 
 from daemon.config import load_config
 from daemon.install import DROPIN, install
-from policies.errors import ConfigError
+from scratchwarden.errors import ConfigError
 
 
 def _venv(tmp_path: Path) -> Path:

@@ -5,7 +5,7 @@ Entry points::
     extract_file(path, limits=Limits()) -> Extraction
     extract_bytes(data, name="", limits=Limits()) -> Extraction
 
-Errors (all from ``policies.errors``), raised by the call or while iterating
+Errors (all from ``scratchwarden.errors``), raised by the call or while iterating
 ``Extraction.segments`` -- either way the file is not fully scanned and must
 be recorded so, never as clean:
 
@@ -35,7 +35,7 @@ from daemon.safefs import open_nofollow
 from daemon.scan.extract.dispatch import extract_input
 from daemon.scan.extract.source import Budget, Ctx, Input
 from daemon.scan.segments import Extraction, Limits, Segment
-from policies.errors import Skipped, UnsafePath, Unscannable
+from scratchwarden.errors import Skipped, UnsafePath, Unscannable
 
 __all__ = ["extract_bytes", "extract_file", "special_kind"]
 

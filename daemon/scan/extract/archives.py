@@ -35,7 +35,7 @@ from daemon.scan.extract.source import (
     escape_locator_part,
 )
 from daemon.scan.segments import Segment
-from policies.errors import Unscannable
+from scratchwarden.errors import Unscannable
 
 Result = tuple[str, Iterator[Segment]]
 Recurse = Callable[[Input, Ctx], Result]

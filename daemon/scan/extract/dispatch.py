@@ -16,7 +16,7 @@ from daemon.scan.extract.sniff import MIME, Magic, TextKind, sniff_magic, sniff_
 from daemon.scan.extract.source import Ctx, Input
 from daemon.scan.extract.text import decode_head, decoded_chunks, detect_encoding, stream_segments
 from daemon.scan.segments import Segment
-from policies.errors import Unscannable
+from scratchwarden.errors import Unscannable
 
 Result = tuple[str, Iterator[Segment]]
 _OLE_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")

@@ -20,7 +20,7 @@ from daemon.scan.extract.segmenting import SegmentPacker
 from daemon.scan.extract.sniff import MIME
 from daemon.scan.extract.source import Ctx, Input
 from daemon.scan.segments import Limits, Segment
-from policies.errors import ScratchwardenError, Unscannable
+from scratchwarden.errors import ScratchwardenError, Unscannable
 
 Result = tuple[str, Iterator[Segment]]
 

@@ -24,7 +24,7 @@ from daemon.scan.extract.segmenting import SegmentPacker
 from daemon.scan.extract.sniff import MIME
 from daemon.scan.extract.source import Ctx, Input, escape_locator_part
 from daemon.scan.segments import Segment
-from policies.errors import Unscannable
+from scratchwarden.errors import Unscannable
 
 Result = tuple[str, Iterator[Segment]]
 HEADERS = ("From", "To", "Cc", "Bcc", "Reply-To", "Subject")

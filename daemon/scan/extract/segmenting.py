@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from daemon.scan.segments import Limits, Segment
-from policies.errors import Unscannable
+from scratchwarden.errors import Unscannable
 
 
 def windows(chunks: Iterable[str], size: int, overlap: int) -> Iterator[tuple[int, str]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from daemon.scan.segments import Limits
-from policies.errors import Unscannable
+from scratchwarden.errors import Unscannable
 
 HEAD_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024

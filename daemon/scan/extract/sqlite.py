@@ -26,7 +26,7 @@ from daemon.scan.extract.sniff import MIME
 from daemon.scan.extract.source import Ctx, Input, escape_locator_part
 from daemon.scan.extract.text import is_printable
 from daemon.scan.segments import Limits, Segment
-from policies.errors import Unscannable
+from scratchwarden.errors import Unscannable
 
 Result = tuple[str, Iterator[Segment]]
 PROGRESS_STEP = 10_000          # VM instructions between progress callbacks

@@ -33,7 +33,7 @@ from daemon.scan.extract.text import (
     stream_segments,
 )
 from daemon.scan.segments import Limits, Segment
-from policies.errors import Unscannable
+from scratchwarden.errors import Unscannable
 
 JSON_PARSE_MAX_BYTES = 8 * 1024 * 1024
 MAX_LINE_CHARS = 4 * 1024 * 1024

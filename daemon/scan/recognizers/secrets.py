@@ -43,7 +43,7 @@ from presidio_analyzer import (
 )
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from policies.errors import Unscannable
+from scratchwarden.errors import Unscannable
 
 REGEX_TIMEOUT_SECONDS = 30.0
 """Per pattern and text; far above what a linear regex needs on a 1 MB chunk."""
