@@ -169,7 +169,7 @@ def ours(threshold: float, use_ner: bool) -> tuple[Predict, str]:
 
     detector = Detector(threshold=threshold, use_ner=use_ner)
     try:
-        from daemon.fingerprint import Fingerprinter
+        from daemon.platform.fingerprint import Fingerprinter
         from daemon.scan.pipeline import Scanner
     except ImportError:
         scanner = None

@@ -18,7 +18,7 @@ order each round, medians over ``--reps``:
   opened path to ``/``;
 - supervisor: what ``scratchwarden run`` enters here for ``truncate_check:
   supervisor``: the same write roots with TRUNCATE left to
-  ``daemon.guard.truncsup`` (its seccomp filter and supervisor, started and
+  ``daemon.redlines.confine.truncate_supervisor`` (its seccomp filter and supervisor, started and
   entered exactly as the launcher does).
 
 Then it tries to load a two-instruction BPF LSM program (``r0 = 0; exit``
@@ -44,8 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from daemon.guard import landlock as ll  # noqa: E402
-from daemon.guard import truncsup  # noqa: E402
+from daemon.redlines.confine import landlock as ll  # noqa: E402
+from daemon.redlines.confine import truncate_supervisor  # noqa: E402
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -123,7 +123,7 @@ def run_child(argv: list[str], ruleset: ll.Ruleset | None) -> tuple[float, float
             fd = os.open(os.devnull, os.O_WRONLY)
             os.dup2(fd, 1)
             if ruleset is not None:
-                truncsup.enter(ruleset.fd, ruleset.flags, ruleset.truncate_roots)
+                truncate_supervisor.enter(ruleset.fd, ruleset.flags, ruleset.truncate_roots)
             os.execvp(argv[0], argv)  # noqa: S606 - the workload, argv built here
         finally:
             os._exit(127)
@@ -185,7 +185,7 @@ def main() -> int:
             print(f"{name:<44} {w:>8.3f} {c:>8.3f} {w / base_w:>6.3f}x {c / base_c:>6.3f}x "
                   f"{(c - base_c) / opens * 1e6:>8.2f}")
         if rulesets["now"].truncate_roots is None:
-            print(f"truncate supervisor unavailable ({truncsup.unavailable_reason()}): "
+            print(f"truncate supervisor unavailable ({truncate_supervisor.unavailable_reason()}): "
                   "the last row is the fallback")
         print(f"BPF LSM program (r0 = 0; exit on file_open): {probe_bpf_lsm()}")
     finally:

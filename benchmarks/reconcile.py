@@ -3,7 +3,7 @@
 Builds a tree of N small files (default 100,000; 100 per directory), records
 their (inode, size, mtime_ns) in an inventory-shaped map (what
 ``Store.known_files`` returns), then times the daemon's reconcile logic
-(``daemon/service.py`` ``_reconcile_walk``): walk with ``daemon.scan.walk.walk``,
+(``daemon/node/supervisor.py`` ``_reconcile_walk``): walk with ``daemon.scan.walk.walk``,
 compare each entry's (inode, size, mtime_ns) with the known map, queue the
 changed ones (none: the tree is unchanged). Also times the same walk against
 a real SQLite inventory's ``known_files`` load when ``--store`` is given.

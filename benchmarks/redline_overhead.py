@@ -77,9 +77,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.guard import landlock as ll
-from daemon.redlines.identity import AgentIdentity
-from daemon.redlines.runtime import RedLineGuard
+from daemon.redlines.confine import landlock as ll
+from daemon.redlines.guard.controller import RedLineGuard
+from daemon.redlines.guard.identity import AgentIdentity
 from policies.loader import load_policy
 from policies.schema import Mode, Policy, RedLine
 

@@ -1,5 +1,5 @@
 """``python -m daemon`` runs the ``scratchwarden`` command line."""
 
-from daemon.cli import main
+from daemon.cli.scan import main
 
 main()

@@ -44,7 +44,7 @@ from typing import Any
 from daemon.actions.context import ActionContext, Outcome
 from daemon.actions.preflight import Expected, Skip, exclusive, still_same
 from daemon.actions.safepath import Target, open_directory, open_target, rename_noreplace_at
-from daemon.safefs import atomic_write, ensure_private_dir
+from daemon.platform.files import atomic_write, ensure_private_dir
 from scratchwarden.errors import FileError, OperatorError, UnsafePath
 
 ACTION = "quarantine"

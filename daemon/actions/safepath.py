@@ -22,7 +22,7 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from daemon.safefs import is_within
+from daemon.platform.files import is_within
 from scratchwarden.errors import UnsafePath
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from daemon.safefs import atomic_write, ensure_private_dir
+from daemon.platform.files import atomic_write, ensure_private_dir
 
 WHY_GONE, WHY_MARKER, WHY_IDLE, WHY_MANUAL = "directory-gone", "marker", "idle", "manual"
 

@@ -50,7 +50,7 @@ from daemon.crypto.format import (
 )
 from daemon.crypto.keys import Keyring
 from daemon.crypto.slots import read_envelope, unlock
-from daemon.safefs import open_dir, rename_noreplace
+from daemon.platform.files import open_dir, rename_noreplace
 from scratchwarden.errors import FileError, UnsafePath
 
 Hook = Callable[[str], None]

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from daemon.safefs import atomic_write, fsync_dir
+from daemon.platform.files import atomic_write, fsync_dir
 from scratchwarden.errors import KeyMaterialError
 
 KEK_SIZE = 32

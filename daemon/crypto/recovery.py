@@ -26,7 +26,7 @@ from typing import Literal
 from daemon.crypto.files import check_unchanged, iter_plaintext, open_regular
 from daemon.crypto.format import SUFFIX
 from daemon.crypto.keys import Keyring
-from daemon.safefs import open_dir
+from daemon.platform.files import open_dir
 from scratchwarden.errors import ScratchwardenError
 
 TMP_RE = re.compile(r"\..+\.[0-9a-f]{16}\.sw(enc|dec)-tmp\Z", re.DOTALL)

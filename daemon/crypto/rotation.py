@@ -21,7 +21,7 @@ from pathlib import Path
 from daemon.crypto.format import SUFFIX
 from daemon.crypto.keys import Keyring, add_active_kek, load_keyring, save_keyring
 from daemon.crypto.slots import Hook, read_envelope, rewrap_fd
-from daemon.safefs import open_dir
+from daemon.platform.files import open_dir
 from scratchwarden.errors import KeyMaterialError, ScratchwardenError, UnsafePath
 
 PathLike = str | os.PathLike[str]

@@ -30,8 +30,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from daemon.guard import landlock as ll
-from daemon.guard.protection import Protection
+from daemon.redlines.confine import landlock as ll
+from daemon.redlines.guard.protection import Protection
 from policies.schema import Mode, Policy, RedLine
 from scratchwarden.errors import PolicyError
 

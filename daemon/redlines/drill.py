@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from daemon.guard import landlock as ll
-from daemon.guard import sandbox
-from daemon.guard.fanotify import glob_regex
 from daemon.redlines.compile import Compiled, Status, Target, compile_policy, expand
+from daemon.redlines.confine import landlock as ll
+from daemon.redlines.confine import sandbox
+from daemon.redlines.guard.fanotify import glob_regex
 from daemon.redlines.record import AuditRecorder
 from daemon.redlines.run import SESSION_ENV, resolve_exec
 from policies.schema import Mode, Policy, RedLine

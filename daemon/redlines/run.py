@@ -5,10 +5,10 @@ Two ways, one set of rules: ``exec_under`` (the CLI) builds the ruleset, has
 the launch recorded, enters the ruleset and execs the command in place, like
 ``env``/``setpriv`` do: no second interpreter, no process left behind (unless
 the policy asks for ``truncate_check: supervisor``: then the truncate
-supervisor of ``daemon.guard.truncsup`` runs beside the command), the command
+supervisor of ``daemon.redlines.confine.truncate_supervisor`` runs beside the command), the command
 keeps the launcher's pid (the one recorded), gets signals directly and its
 exit status is the launcher's. ``run`` (library callers,
-possibly multi-threaded) starts it through ``daemon.guard.sandbox`` and waits.
+possibly multi-threaded) starts it through ``daemon.redlines.confine.sandbox`` and waits.
 
 Refuses to launch when an ``enforce`` red line cannot be enforced on this
 kernel, unless it ``may_degrade`` (then it is launched and the degradation
@@ -31,10 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
-from daemon.guard import landlock as ll
-from daemon.guard import sandbox, truncsup
-from daemon.guard.errors import KernelFeatureError
 from daemon.redlines.compile import Compiled, Target, compile_policy
+from daemon.redlines.confine import landlock as ll
+from daemon.redlines.confine import sandbox, truncate_supervisor
+from daemon.redlines.errors import KernelFeatureError
 from daemon.redlines.record import AuditRecorder
 from policies import globs
 from policies.schema import Policy
@@ -162,11 +162,11 @@ def exec_under(argv: Sequence[str], prepared: Prepared, ruleset: ll.Ruleset, *,
     the command could not be exec'd (127 not found, 126 not executable; the
     red lines are in force by then); raises ``GuardSetupError`` when the
     ruleset could not be entered (nothing was exec'd, and Landlock confines
-    nothing yet: see ``truncsup.enter`` for the order). Call it from a
+    nothing yet: see ``truncate_supervisor.enter`` for the order). Call it from a
     single-threaded process: Landlock confines the calling thread."""
     child_env = _child_env(prepared, env)
     try:
-        truncsup.enter(ruleset.fd, ruleset.flags, ruleset.truncate_roots)
+        truncate_supervisor.enter(ruleset.fd, ruleset.flags, ruleset.truncate_roots)
     finally:
         ruleset.close()
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that

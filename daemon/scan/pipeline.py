@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from daemon.fingerprint import Fingerprinter
+from daemon.platform.fingerprint import Fingerprinter
 from daemon.scan.cache import CachedScan, ScanCache
 from daemon.scan.segments import Limits, Segment
 from scratchwarden.errors import FileError, Skipped, Unscannable
@@ -54,7 +54,7 @@ def non_regular_reason(mode: int) -> str | None:
 
 
 def sha256_file(path: str) -> str:
-    from daemon.safefs import open_nofollow
+    from daemon.platform.files import open_nofollow
 
     h = hashlib.sha256()
     fd = open_nofollow(path)

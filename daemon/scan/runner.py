@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from daemon.scan.batching import BATCH_FILES
 from daemon.scan.walk import walk
 from daemon.scan.workers import ContentDedupingSubmitter, ScannerSpec, make_executor
-from daemon.scanbatch import BATCH_FILES
 from scratchwarden.observations import FileObservation, FileStatus
 
 BATCH = 200

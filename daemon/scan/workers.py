@@ -44,11 +44,11 @@ class ScannerSpec:
 
 
 def build_scanner(spec: ScannerSpec) -> Any:
-    from daemon.logsafety import quiet_third_party
+    from daemon.platform.log_safety import quiet_third_party
 
     quiet_third_party()
-    from daemon.fingerprint import Fingerprinter
-    from daemon.paths import prepare_state_dir
+    from daemon.platform.fingerprint import Fingerprinter
+    from daemon.platform.state_dir import prepare_state_dir
     from daemon.scan.detect import Detector
     from daemon.scan.pipeline import Scanner
 
@@ -240,8 +240,8 @@ class ContentDedupingSubmitter:
             self._flush_locked()
 
     def _submit_locked(self, path: str, size: int) -> Future[FileObservation]:
+        from daemon.scan.batching import BATCH_BYTES, BATCH_FILES
         from daemon.scan.pipeline import MANY_MAX_FILE_BYTES
-        from daemon.scanbatch import BATCH_BYTES, BATCH_FILES
 
         if not self.batch_small or size > MANY_MAX_FILE_BYTES:
             return submit_scan(self.executor, path)

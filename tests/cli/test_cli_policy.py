@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from daemon.actions import Enforcer
-from daemon.cli import main
-from daemon.cli_policy import register
+from daemon.cli.policy import register
+from daemon.cli.scan import main
 from daemon.crypto import encrypt_file, load_keyring
 from inventory.store import Store
 from policies.loader import load_policy

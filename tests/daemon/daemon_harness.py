@@ -152,8 +152,8 @@ def unstarted_daemon(tmp: Path) -> Any:
     """A ``Daemon`` over one root ``tmp/root/{session}`` (session ``s1`` made),
     state in ``tmp/state``, no metrics, 2 workers: built, never started, for
     tests that drive its parts directly."""
-    from daemon.config import NodeConfig
-    from daemon.service import Daemon
+    from daemon.host.config import NodeConfig
+    from daemon.node.supervisor import Daemon
 
     root = tmp / "root"
     (root / "s1").mkdir(parents=True, exist_ok=True)

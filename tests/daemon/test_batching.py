@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from daemon.node.supervisor import Daemon
+from daemon.node.work_queue import Pending
 from daemon.scan import workers
-from daemon.scanbatch import BATCH_BYTES, BATCH_FILES
-from daemon.service import Daemon
-from daemon.workqueue import Pending
+from daemon.scan.batching import BATCH_BYTES, BATCH_FILES
 from scratchwarden.observations import FileObservation, FileStatus
 from tests.daemon.daemon_harness import unstarted_daemon
 
@@ -151,7 +151,7 @@ import json, os, sys
 from pathlib import Path
 from daemon.scan.workers import ScannerSpec, make_executor
 from daemon.scan.workers import submit_scan_batch
-from daemon.warmup import warm_workers
+from daemon.node.warmup import warm_workers
 state, files = Path(sys.argv[1]), sys.argv[2:]
 ex = make_executor(ScannerSpec(state_dir=str(state), use_ner=False), 2)
 try:
@@ -186,8 +186,8 @@ def test_a_batch_scans_in_a_real_worker_after_every_worker_warmed(tmp_path: Path
 
 @pytest.mark.slow
 def test_inline_warm_up_scans_in_this_process_and_leaves_no_sample(tmp_path: Path) -> None:
+    from daemon.node.warmup import warm_workers
     from daemon.scan.workers import InlineExecutor, ScannerSpec, make_executor
-    from daemon.warmup import warm_workers
 
     state = tmp_path / "state"
     ex = make_executor(ScannerSpec(state_dir=str(state), use_ner=False), 1)

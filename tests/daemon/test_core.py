@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import NodeConfig, load_config
-from daemon.fingerprint import Fingerprinter, load_or_create_key, normalise
-from daemon.roots import WatchRoot, match_any
+from daemon.host.config import NodeConfig, load_config
+from daemon.host.roots import WatchRoot, match_any
+from daemon.node.work_queue import WorkQueue
+from daemon.platform.fingerprint import Fingerprinter, load_or_create_key, normalise
 from daemon.scan.walk import walk
-from daemon.workqueue import WorkQueue
 from scratchwarden.errors import ConfigError, KeyMaterialError
 
 # ------------------------------------------------------------------ workqueue
@@ -159,7 +159,7 @@ def test_a_worker_loading_the_key_while_another_creates_it_reads_the_whole_key(
     """Scan workers start together on a fresh state dir. Here a second loader
     runs while the first is generating its key bytes: with an O_EXCL create
     followed by a write it found an empty file ("expected 32 bytes, found 0")."""
-    import daemon.fingerprint as fp
+    import daemon.platform.fingerprint as fp
 
     key = tmp_path / "fp.key"
     real = os.urandom

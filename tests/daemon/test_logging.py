@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from daemon.logging_setup import REDACTED, configure_json_logging
-from daemon.logsafety import WITHHELD
+from daemon.platform.json_logging import REDACTED, configure_json_logging
+from daemon.platform.log_safety import WITHHELD
 from scratchwarden.errors import ConfigError
 
 SECRET_LOOKING = "078-05-1120"  # noqa: S105 - a published sample SSN

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from daemon.metrics import Metrics, MetricsServer, parse_address
+from daemon.node.metrics import Metrics, MetricsServer, parse_address
 from scratchwarden.errors import ConfigError
 from scratchwarden.observations import FileObservation, FileStatus, Finding
 

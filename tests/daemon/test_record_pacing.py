@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from daemon.service import Daemon
+from daemon.node.supervisor import Daemon
 from tests.daemon.daemon_harness import unstarted_daemon
 
 

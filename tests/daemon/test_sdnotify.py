@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.sdnotify import Notifier, socket_address, watchdog_interval
+from daemon.platform.systemd_notify import Notifier, socket_address, watchdog_interval
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent
 
-from daemon.watch import ROOT_EVENTS, EventSink, Handler
+from daemon.node.watch import ROOT_EVENTS, EventSink, Handler
 
 
 class _Sink(EventSink):

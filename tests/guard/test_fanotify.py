@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.guard import fanotify as fa
+from daemon.redlines.guard import fanotify as fa
 
 pytestmark = [
     pytest.mark.root,
@@ -231,7 +231,7 @@ def _read_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
 
 
 def test_killed_guard_fails_open_and_stop_reports_dead(canary: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "daemon.guard.fanotify",
+    proc = subprocess.Popen([sys.executable, "-m", "daemon.redlines.guard.fanotify",
                              "--protect", f"creds={canary}", "--allow-uid", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

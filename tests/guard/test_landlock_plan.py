@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.guard import landlock as ll
+from daemon.redlines.confine import landlock as ll
 
 
 def test_fs_rights_grow_with_abi() -> None:

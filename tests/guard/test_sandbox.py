@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.guard import landlock as ll
-from daemon.guard import sandbox, truncsup
-from daemon.guard.errors import SandboxError
+from daemon.redlines.confine import landlock as ll
+from daemon.redlines.confine import sandbox, truncate_supervisor
+from daemon.redlines.errors import SandboxError
 
 pytestmark = [
     pytest.mark.root,
@@ -80,8 +80,8 @@ def dirs(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 def test_writes_confined_to_session_dir(dirs: tuple[Path, Path], supervised: bool) -> None:
     """Both ways truncation can be confined: Landlock's TRUNCATE right and
     the seccomp filter + supervisor (``truncate_check: supervisor``)."""
-    if supervised and not truncsup.available():
-        pytest.skip(f"truncate supervisor unavailable: {truncsup.unavailable_reason()}")
+    if supervised and not truncate_supervisor.available():
+        pytest.skip(f"truncate supervisor unavailable: {truncate_supervisor.unavailable_reason()}")
     out, inside = dirs
     rules = ll.LandlockRules.confine_writes([str(inside)], truncate_supervisor=supervised)
     rc, text = _run([sys.executable, "-B", "-c", PROBE, str(out), str(inside)], rules)
@@ -187,7 +187,7 @@ def test_child_setup_failure_raises_and_never_runs_command(tmp_path: Path) -> No
         sandbox.spawn(["/bin/sh", "-c", f"touch {marker}"],
                       ll.LandlockRules(read_write=(str(tmp_path / "file" / "x"),)))
     assert not marker.exists()
-    proc = subprocess.run([sys.executable, "-m", "daemon.guard.sandbox", "--rules-file",
+    proc = subprocess.run([sys.executable, "-m", "daemon.redlines.confine.sandbox", "--rules-file",
                            str(bad), "--", "/bin/sh", "-c", f"touch {marker}"],
                           capture_output=True, timeout=30, cwd=os.getcwd())
     assert proc.returncode == sandbox.EXIT_SANDBOX_FAILED

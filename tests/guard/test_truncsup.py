@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from daemon.guard import landlock as ll
-from daemon.guard import sandbox, truncsup
+from daemon.redlines.confine import landlock as ll
+from daemon.redlines.confine import sandbox, truncate_supervisor
 
 pytestmark = [
     pytest.mark.root,
     pytest.mark.skipif(ll.abi_version() < 3, reason="needs Landlock ABI >= 3"),
-    pytest.mark.skipif(not truncsup.available(), reason=str(truncsup.unavailable_reason())),
+    pytest.mark.skipif(not truncate_supervisor.available(),
+                       reason=str(truncate_supervisor.unavailable_reason())),
 ]
 
 PROBE = r"""
@@ -155,7 +156,7 @@ def _supervisors(marker: str) -> list[int]:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if marker.encode() in cmd and b"daemon.guard.sandbox" in cmd:
+        if marker.encode() in cmd and b"daemon.redlines.confine.sandbox" in cmd:
             out.append(int(pid))
     return out
 
@@ -222,7 +223,7 @@ def test_build_leaves_truncate_to_landlock_unless_asked(
     no_truncate = ll.build(ll.LandlockRules(
         read_write=(str(tmp_path),), write_rights=ll.ACCESS_FS_REMOVE_FILE,
         truncate_supervisor=True))
-    monkeypatch.setattr(truncsup, "unavailable_reason", lambda: "not here")
+    monkeypatch.setattr(truncate_supervisor, "unavailable_reason", lambda: "not here")
     fallback = ll.build(ll.LandlockRules.confine_writes([str(tmp_path)],
                                                         truncate_supervisor=True))
     try:
@@ -246,7 +247,7 @@ def test_build_leaves_truncate_to_landlock_unless_asked(
     ("/var/x", ["/srv/s", "/var"], True), ("/", ["/srv/s"], False),
 ])
 def test_beneath(path: str, roots: list[str], inside: bool) -> None:
-    assert truncsup.beneath(path, roots) is inside
+    assert truncate_supervisor.beneath(path, roots) is inside
 
 
 def test_apply_keeps_truncate_with_landlock(tmp_path: Path) -> None:
@@ -255,8 +256,8 @@ def test_apply_keeps_truncate_with_landlock(tmp_path: Path) -> None:
     rules = ll.LandlockRules.confine_writes([str(tmp_path / "s")], truncate_supervisor=True)
     victim = tmp_path / "victim"
     victim.write_text("keep")
-    code = ("import errno, sys; from daemon.guard import landlock as ll;"
-            " from daemon.guard.landlock import LandlockRules as R;"
+    code = ("import errno, sys; from daemon.redlines.confine import landlock as ll;"
+            " from daemon.redlines.confine.landlock import LandlockRules as R;"
             " r = ll.apply(R.from_json(sys.argv[1]), log=False)\n"
             "try:\n import os; os.truncate(sys.argv[2], 0); print('ok')\n"
             "except OSError as e:\n print(errno.errorcode[e.errno], r.handled_fs)")
@@ -270,14 +271,14 @@ def test_apply_keeps_truncate_with_landlock(tmp_path: Path) -> None:
 
 def test_a_supervisor_that_cannot_start_is_a_guard_setup_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.guard.errors import GuardSetupError
+    from daemon.redlines.errors import GuardSetupError
 
     def no_fork() -> int:
         raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(os, "fork", no_fork)
     with pytest.raises(GuardSetupError, match="could not be started.*temporarily"):
-        truncsup.Supervisor.start(["/nowhere"])
+        truncate_supervisor.Supervisor.start(["/nowhere"])
 
 
 ORPHAN = r"""

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from daemon.guard import fanotify as fa
-from daemon.guard import landlock as ll
-from daemon.guard.fanotify import Identity
 from daemon.redlines import compile as rc
+from daemon.redlines.confine import landlock as ll
 from daemon.redlines.drill import concrete_path
-from daemon.redlines.guardproc import make_decide
-from daemon.redlines.identity import AgentIdentity
+from daemon.redlines.guard import fanotify as fa
+from daemon.redlines.guard.fanotify import Identity
+from daemon.redlines.guard.identity import AgentIdentity
+from daemon.redlines.guard.process import make_decide
 from daemon.redlines.run import prepare
 from daemon.redlines.systemd_dropin import exec_start_of, render_dropin
 from policies.loader import load_policy

@@ -22,11 +22,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon.guard import landlock as ll
+from daemon.redlines.confine import landlock as ll
 from daemon.redlines.drill import DrillStatus, drill
-from daemon.redlines.identity import AgentIdentity
+from daemon.redlines.guard.controller import RedLineGuard
+from daemon.redlines.guard.identity import AgentIdentity
 from daemon.redlines.record import AuditRecorder
-from daemon.redlines.runtime import RedLineGuard
 from inventory.models import AuditEntry
 from inventory.store import Store
 from policies.loader import load_policy
@@ -38,7 +38,7 @@ pytestmark = [
 ]
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-RUN = [sys.executable, "-c", "from daemon.cli_redlines import run_cmd; run_cmd()"]
+RUN = [sys.executable, "-c", "from daemon.cli.redlines import run_cmd; run_cmd()"]
 PROBE = [sys.executable, "-I", "-m", "daemon.redlines.probe"]
 
 
@@ -284,7 +284,7 @@ def test_cli_drill_on_the_shipped_example_policy(tmp_path: Path) -> None:
     for f in examples.glob("*.yaml"):
         (pol / f.name).write_text(f.read_text().replace("mode: audit", "mode: enforce"))
     db = f"sqlite:///{tmp_path / 'inv.db'}"
-    cmd = [sys.executable, "-c", "from daemon.cli_redlines import redlines; redlines()",
+    cmd = [sys.executable, "-c", "from daemon.cli.redlines import redlines; redlines()",
            "drill", "--policy", str(pol), "--with-guard", "--format", "json",
            "--inventory", db, "--node", "n1"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon.guard import landlock as ll
+from daemon.redlines.confine import landlock as ll
 from inventory.models import AuditEntry
 from inventory.store import Store
 from policies.loader import load_policy
@@ -26,7 +26,7 @@ pytestmark = [
                        reason="needs root and Landlock ABI >= 4"),
 ]
 
-RUN = [sys.executable, "-c", "from daemon.cli_redlines import run_cmd; run_cmd()"]
+RUN = [sys.executable, "-c", "from daemon.cli.redlines import run_cmd; run_cmd()"]
 SIGPIPE_BIT = 1 << (13 - 1)
 LANDLOCK_MAX_LAYERS = 16
 
@@ -143,10 +143,10 @@ def test_run_confines_truncate_with_the_supervisor_in_place(tmp_path: Path) -> N
     exec): truncate(2) works in the session dir, is refused outside, and the
     process carries the seccomp filter (mode 2) that hands it to the
     supervisor."""
-    from daemon.guard import truncsup
+    from daemon.redlines.confine import truncate_supervisor
 
-    if not truncsup.available():
-        pytest.skip(str(truncsup.unavailable_reason()))
+    if not truncate_supervisor.available():
+        pytest.skip(str(truncate_supervisor.unavailable_reason()))
     pol = tmp_path / "policy"
     pol.mkdir()
     (pol / "red.yaml").write_text("""version: 1

@@ -427,7 +427,7 @@ def test_cache_is_bounded_by_entries_and_findings() -> None:
 
 
 def test_scanner_returns_identical_findings_for_identical_content(tmp_path: Path) -> None:
-    from daemon.fingerprint import Fingerprinter
+    from daemon.platform.fingerprint import Fingerprinter
     from daemon.scan.pipeline import Scanner
 
     scanner = Scanner(detector=Detector(use_ner=False),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.fingerprint import Fingerprinter
+from daemon.platform.fingerprint import Fingerprinter
 from daemon.scan.detect import Detector
 from daemon.scan.pipeline import MANY_MAX_FILE_BYTES, Scanner
 from daemon.scan.workers import InlineExecutor, ScannerSpec, submit_scan_batch

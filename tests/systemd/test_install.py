@@ -1,4 +1,4 @@
-"""``daemon.install.install`` into a temporary root, then the real
+"""``daemon.host.install.install`` into a temporary root, then the real
 ``systemd-analyze`` on what it wrote."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from daemon.config import load_config
-from daemon.install import DROPIN, install
+from daemon.host.config import load_config
+from daemon.host.install import DROPIN, install
 from scratchwarden.errors import ConfigError
 
 

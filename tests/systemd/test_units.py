@@ -150,7 +150,7 @@ def test_guard_syscall_filter_allows_fanotify_only_from_privileged(sd: Any) -> N
 
 
 def test_exec_paths_are_the_install_templates(sd: Any) -> None:
-    from daemon.install import TEMPLATE_CONFIG, TEMPLATE_EXEC
+    from daemon.host.install import TEMPLATE_CONFIG, TEMPLATE_EXEC
 
     for unit in (MAIN, GUARD):
         (exec_start,) = _settings(sd, unit)["ExecStart"]

@@ -31,7 +31,7 @@ import os
 import stat
 from collections.abc import Iterator
 
-from daemon.safefs import open_nofollow
+from daemon.platform.files import open_nofollow
 from daemon.scan.extract.dispatch import extract_input
 from daemon.scan.extract.source import Budget, Ctx, Input
 from daemon.scan.segments import Extraction, Limits, Segment

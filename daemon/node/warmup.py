@@ -17,7 +17,7 @@ import time
 from concurrent.futures import Executor
 from pathlib import Path
 
-from daemon.safefs import atomic_write, ensure_private_dir
+from daemon.platform.files import atomic_write, ensure_private_dir
 from daemon.scan import workers
 
 SAMPLES = {

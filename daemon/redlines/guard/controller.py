@@ -1,6 +1,6 @@
 """The daemon's red-line guard: the fanotify half of the red lines (deny read /
 exec of protected paths for the agent identity), hosted in its own child
-process (``daemon.redlines.guardproc``), with every block reported back.
+process (``daemon.redlines.guard.process``), with every block reported back.
 
 Lifecycle for the daemon::
 
@@ -27,9 +27,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from daemon.guard.errors import GuardSetupError
 from daemon.redlines.compile import GuardProtection, compile_guard
-from daemon.redlines.identity import AgentIdentity, for_daemon
+from daemon.redlines.errors import GuardSetupError
+from daemon.redlines.guard.identity import AgentIdentity, for_daemon
 from policies.schema import Policy
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class RedLineGuard:
         return compile_guard(policy, self.homes)
 
     def _spawn(self, protections: Sequence[GuardProtection]) -> _Child:
-        proc = subprocess.Popen([self._python, "-I", "-m", "daemon.redlines.guardproc"],
+        proc = subprocess.Popen([self._python, "-I", "-m", "daemon.redlines.guard.process"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                 bufsize=1)
         assert proc.stdin is not None and proc.stdout is not None

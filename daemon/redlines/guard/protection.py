@@ -1,6 +1,6 @@
 """What the fanotify guard protects: one red line's path globs and actions.
 
-Kept apart from ``daemon.guard.fanotify`` (ctypes, threads) so compiling red
+Kept apart from ``daemon.redlines.guard.fanotify`` (ctypes, threads) so compiling red
 lines, which every ``scratchwarden run`` does, does not load the guard.
 """
 

@@ -1,6 +1,6 @@
 """What every ``scratchwarden`` command shares: exit codes, the one error
 handler that maps the hierarchy in ``scratchwarden/errors.py`` to a message and an
-exit code, and the state directory. Kept apart from ``daemon.cli`` so command
+exit code, and the state directory. Kept apart from ``daemon.cli.scan`` so command
 modules can import it without an import cycle."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from daemon.paths import prepare_state_dir
+from daemon.platform.state_dir import prepare_state_dir
 from scratchwarden.errors import ScratchwardenError
 
 F = TypeVar("F", bound=Callable[..., Any])

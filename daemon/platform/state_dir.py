@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from daemon.safefs import ensure_private_dir
+from daemon.platform.files import ensure_private_dir
 
 SYSTEM_STATE_DIR = Path("/var/lib/scratchwarden")
 

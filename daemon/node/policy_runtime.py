@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.config import NodeConfig
-from daemon.roots import WatchRoot
+from daemon.host.config import NodeConfig
+from daemon.host.roots import WatchRoot
 from scratchwarden.errors import KeyMaterialError, PolicyError, ScratchwardenError
 
 log = logging.getLogger("scratchwarden.policy")
@@ -93,8 +93,8 @@ class PolicyRuntime:
     def _start_guard(self) -> None:
         if not (self.config.guard and self._red_lines()):
             return
+        from daemon.redlines.guard.controller import RedLineGuard
         from daemon.redlines.record import AuditRecorder
-        from daemon.redlines.runtime import RedLineGuard
 
         self.recorder = AuditRecorder(self.store, self.node, str(self.loaded.revision))
         try:

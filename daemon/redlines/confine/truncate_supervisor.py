@@ -41,7 +41,7 @@ Chosen per policy (``truncate_check: supervisor`` on the red lines that deny
 truncate); used when ``available()`` (x86_64 or aarch64, Linux >= 5.9),
 otherwise Landlock's TRUNCATE right confines truncation as by default. Only
 for launches that exec in a fresh single-threaded process (``scratchwarden
-run``, ``daemon.guard.sandbox``).
+run``, ``daemon.redlines.confine.sandbox``).
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from daemon.guard.errors import GuardSetupError
-from daemon.guard.landlock import PR_SET_NO_NEW_PRIVS, prctl
-from daemon.guard.landlock import enter as ll_enter
+from daemon.redlines.confine.landlock import PR_SET_NO_NEW_PRIVS, prctl
+from daemon.redlines.confine.landlock import enter as ll_enter
+from daemon.redlines.errors import GuardSetupError
 
 _libc = ctypes.CDLL(None, use_errno=True)
 

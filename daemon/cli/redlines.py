@@ -1,5 +1,5 @@
 """CLI for red lines: ``scratchwarden run`` and ``scratchwarden redlines
-{drill,systemd}``. Registered in ``daemon.cli`` with ``main.add_command``.
+{drill,systemd}``. Registered in ``daemon.cli.scan`` with ``main.add_command``.
 
 Exit codes: ``run`` execs the command in place, so its exit status is the
 command's own (127 not found, 126 not executable, like env(1)); a red line
@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from daemon.cliutil import EXIT_FINDINGS, EXIT_OK, handle_errors
+from daemon.cli.common import EXIT_FINDINGS, EXIT_OK, handle_errors
 from scratchwarden.errors import ConfigError, KernelFeatureError
 
 DEFAULT_POLICY_DIR = "/etc/scratchwarden/policies"
@@ -100,7 +100,7 @@ def _record_launch(inventory_url: str | None, node: str | None, revision: str, p
 
 def _exec_or_record_failure(command: tuple[str, ...], prepared: Any, ruleset: Any,
                             inventory_url: str | None, node: str | None, revision: str) -> int:
-    from daemon.guard.errors import GuardSetupError
+    from daemon.redlines.errors import GuardSetupError
     from daemon.redlines.run import exec_under
 
     try:
@@ -136,7 +136,7 @@ def drill_cmd(policy_dir: Path, inventory_url: str | None, node: str | None, fmt
     """Attempt every red line from inside an agent sandbox; exit 1 if any is
     NOT ENFORCED."""
     from daemon.redlines.drill import DrillStatus, drill
-    from daemon.redlines.runtime import RedLineGuard, default_homes
+    from daemon.redlines.guard.controller import RedLineGuard, default_homes
     from policies.loader import load_policy
 
     if os.geteuid() != 0:
@@ -195,7 +195,7 @@ def systemd_cmd(unit: str, policy_dir: Path, session_dir: str | None,
     if output_dir is None:
         click.echo(text, nl=False)
         return
-    from daemon.safefs import atomic_write
+    from daemon.platform.files import atomic_write
 
     target = output_dir / f"{name}.d" / DROPIN_NAME
     target.parent.mkdir(parents=True, exist_ok=True)

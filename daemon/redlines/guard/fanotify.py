@@ -17,7 +17,7 @@ Why it is built the way it is (clamonacc's pitfalls, and ours):
   in-process guard: a C extension that blocks in ``open()`` of a marked file
   *while holding the GIL* would stall the answering thread, which needs the GIL.
   Production should host the guard in its own small process
-  (``python -m daemon.guard.fanotify``), as the drills and tests here do.
+  (``python -m daemon.redlines.guard.fanotify``), as the drills and tests here do.
 - **Mark precisely.** A literal protected file gets an inode mark (which also
   catches its hardlinks) plus a FAN_EVENT_ON_CHILD mark on its parent
   directory (which catches a file replaced by rename, and one created later).
@@ -79,9 +79,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from daemon.guard.errors import GuardSetupError, KernelFeatureError
-from daemon.guard.protection import ACTION_MASKS as ACTION_MASKS
-from daemon.guard.protection import Protection as Protection
+from daemon.redlines.errors import GuardSetupError, KernelFeatureError
+from daemon.redlines.guard.protection import ACTION_MASKS as ACTION_MASKS
+from daemon.redlines.guard.protection import Protection as Protection
 
 log = logging.getLogger(__name__)
 
@@ -688,7 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sys
     from dataclasses import asdict
 
-    ap = argparse.ArgumentParser(prog="python -m daemon.guard.fanotify")
+    ap = argparse.ArgumentParser(prog="python -m daemon.redlines.guard.fanotify")
     ap.add_argument("--protect", action="append", required=True, metavar="ID=GLOB")
     ap.add_argument("--allow-uid", action="append", type=int, default=[])
     ap.add_argument("--actions", default="open", help="comma list of open,exec")

@@ -6,7 +6,8 @@ multi-threaded daemon, where any lock held by another thread at fork time can
 deadlock the child. Instead the parent starts a fresh, single-threaded
 interpreter::
 
-    python -I -m daemon.guard.sandbox --ruleset-fd N --flags F --report-fd M -- COMMAND...
+    python -I -m daemon.redlines.confine.sandbox --ruleset-fd N --flags F --report-fd M \
+        -- COMMAND...
 
 The parent *builds* the Landlock ruleset (``landlock.build``: every rule
 added, nothing restricted, safe in a threaded process) and hands the ruleset
@@ -38,9 +39,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import IO
 
-from daemon.guard import truncsup
-from daemon.guard.errors import GuardSetupError, KernelFeatureError, SandboxError
-from daemon.guard.landlock import AppliedReport, LandlockRules, Ruleset, apply, build
+from daemon.redlines.confine import truncate_supervisor
+from daemon.redlines.confine.landlock import AppliedReport, LandlockRules, Ruleset, apply, build
+from daemon.redlines.errors import GuardSetupError, KernelFeatureError, SandboxError
 
 EXIT_SANDBOX_FAILED = 125
 EXIT_NOT_EXECUTABLE = 126
@@ -56,7 +57,7 @@ def launcher_argv(argv: Sequence[str], *, ruleset_fd: int, report_fd: int,
     if not argv:
         raise ValueError("expected a command to run, got an empty argv")
     extra = [] if truncate_roots is None else ["--truncate-roots", json.dumps(list(truncate_roots))]
-    return [sys.executable, "-I", "-m", "daemon.guard.sandbox", "--ruleset-fd",
+    return [sys.executable, "-I", "-m", "daemon.redlines.confine.sandbox", "--ruleset-fd",
             str(ruleset_fd), "--flags", str(flags), "--report-fd", str(report_fd), *extra,
             "--", *argv]
 
@@ -182,7 +183,7 @@ def _thread_count() -> int:
 
 
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m daemon.guard.sandbox",
+    ap = argparse.ArgumentParser(prog="python -m daemon.redlines.confine.sandbox",
                                  description="Apply Landlock rules, then exec COMMAND.")
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--ruleset-fd", type=int, help="a built ruleset to enter")
@@ -239,7 +240,7 @@ def _enter(args: argparse.Namespace) -> AppliedReport | None:
         return apply(_read_rules(args.rules_file), log=not args.no_log,
                      best_effort=args.best_effort)
     try:
-        truncsup.enter(args.ruleset_fd, args.flags, args.truncate_roots)
+        truncate_supervisor.enter(args.ruleset_fd, args.flags, args.truncate_roots)
     finally:
         if args.ruleset_fd >= 0:
             os.close(args.ruleset_fd)

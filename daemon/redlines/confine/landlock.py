@@ -14,7 +14,7 @@ ports. So "deny write/remove/rename/truncate outside the session dir" is:
 handle every write-ish right, allow them only beneath the session dir (and
 whatever else the caller lists), keep reading and executing allowed where
 needed. A file inside an allowed tree cannot be denied by Landlock; that is the
-fanotify guard's job (``daemon.guard.fanotify``).
+fanotify guard's job (``daemon.redlines.guard.fanotify``).
 
 Denying the exec of one binary: Landlock can only *allow* EXECUTE beneath
 paths. ``LandlockRules.exec_denied`` is expressed by replacing each executable
@@ -26,7 +26,7 @@ it. Keep writable dirs non-executable, and prefer the fanotify guard's
 FAN_OPEN_EXEC_PERM (inode based) for exec red lines that must hold.
 
 Restrictions apply to the *calling thread* and what it starts afterwards; call
-``apply`` in a fresh single-threaded process (``daemon.guard.sandbox``).
+``apply`` in a fresh single-threaded process (``daemon.redlines.confine.sandbox``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 
-from daemon.guard.errors import GuardSetupError, KernelFeatureError
+from daemon.redlines.errors import GuardSetupError, KernelFeatureError
 
 # --- syscalls (unified numbering, include/uapi/asm-generic/unistd.h) -------
 SYS_LANDLOCK_CREATE_RULESET = 444
@@ -210,7 +210,7 @@ class LandlockRules:
     - ``scope_signals`` / ``scope_abstract_unix``: no signals to / abstract
       unix socket connects towards processes outside the sandbox (ABI 6).
     - ``truncate_supervisor``: confine truncation with the seccomp filter and
-      supervisor of ``daemon.guard.truncsup`` instead of Landlock's TRUNCATE
+      supervisor of ``daemon.redlines.confine.truncate_supervisor`` instead of Landlock's TRUNCATE
       right (which costs a path walk on every open); where the supervisor is
       unavailable, TRUNCATE stays Landlock's.
     """
@@ -556,7 +556,7 @@ class Ruleset:
     flags: int
     report: AppliedReport
     #: real paths of the write roots when the ruleset leaves TRUNCATE to the
-    #: truncate supervisor (``daemon.guard.truncsup.enter`` must enter it)
+    #: truncate supervisor (``daemon.redlines.confine.truncate_supervisor.enter`` must enter it)
     truncate_roots: tuple[str, ...] | None = None
 
     def close(self) -> None:
@@ -577,7 +577,7 @@ def build(rules: LandlockRules, *, log: bool = True, best_effort: bool = False,
 
     ``rules.truncate_supervisor``: when the rules confine truncation and the
     supervisor is available, TRUNCATE is left unhandled (no path walk on every
-    open) and ``truncate_roots`` is set: ``truncsup.enter`` must then enter
+    open) and ``truncate_roots`` is set: ``truncate_supervisor.enter`` must then enter
     the ruleset, its seccomp filter and supervisor confine truncation."""
     abi = abi_version() if abi is None else abi
     if abi == 0:
@@ -587,9 +587,9 @@ def build(rules: LandlockRules, *, log: bool = True, best_effort: bool = False,
         return Ruleset(-1, 0, AppliedReport(abi=0, not_enforced=("landlock-unavailable",)))
     roots, why_not = None, None
     if rules.truncate_supervisor and abi >= 3 and _confines_truncate(rules):
-        from daemon.guard import truncsup  # it builds on this module
+        from daemon.redlines.confine import truncate_supervisor  # it builds on this module
 
-        why_not = truncsup.unavailable_reason()
+        why_not = truncate_supervisor.unavailable_reason()
         if why_not is None:
             roots = tuple(dict.fromkeys(os.path.realpath(r) for r in rules.read_write or ()))
             mask = WRITE_HANDLED if rules.write_rights is None else rules.write_rights

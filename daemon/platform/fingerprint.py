@@ -14,7 +14,7 @@ import re
 import stat
 from pathlib import Path
 
-from daemon.safefs import atomic_write
+from daemon.platform.files import atomic_write
 from scratchwarden.errors import KeyMaterialError
 
 KEY_NAME = "fingerprint.key"

@@ -22,13 +22,13 @@ from typing import Any
 
 import click
 
-from daemon.cliutil import (
+from daemon.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     _state_dir,
     handle_errors,
 )
-from daemon.paths import default_inventory_url, prepare_state_dir
+from daemon.platform.state_dir import default_inventory_url, prepare_state_dir
 from scratchwarden.errors import ScratchwardenError
 from scratchwarden.observations import FileObservation, FileStatus
 
@@ -42,7 +42,7 @@ def main(ctx: click.Context, state_dir: Path | None, verbose: int) -> None:
     """scratchwarden: find, inventory, retain, encrypt and guard agent scratch data."""
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    from daemon.logsafety import quiet_third_party
+    from daemon.platform.log_safety import quiet_third_party
 
     quiet_third_party()
     ctx.obj = {"state_dir_opt": state_dir}
@@ -228,11 +228,11 @@ def daemon_cmd(ctx: click.Context, config_path: Path | None) -> None:
     import faulthandler
     import signal
 
-    from daemon.config import load_config
-    from daemon.logging_setup import configure_json_logging
-    from daemon.metrics import Metrics
-    from daemon.sdnotify import Notifier
-    from daemon.service import Daemon
+    from daemon.host.config import load_config
+    from daemon.node.metrics import Metrics
+    from daemon.node.supervisor import Daemon
+    from daemon.platform.json_logging import configure_json_logging
+    from daemon.platform.systemd_notify import Notifier
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # operators: kill -USR1 for stacks
     config = load_config(config_path)
@@ -261,8 +261,8 @@ def daemon_cmd(ctx: click.Context, config_path: Path | None) -> None:
 @handle_errors
 def status(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
     """Show a running daemon's state (from the status file in the state dir)."""
-    from daemon.config import load_config
-    from daemon.service import STATUS_FILE
+    from daemon.host.config import load_config
+    from daemon.node.supervisor import STATUS_FILE
 
     state_opt = ctx.obj["state_dir_opt"]
     state = prepare_state_dir(state_opt or load_config(config_path).state_dir)
@@ -302,8 +302,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _register_extensions() -> None:
-    from daemon.cli_policy import register
-    from daemon.cli_redlines import redlines, run_cmd
+    from daemon.cli.policy import register
+    from daemon.cli.redlines import redlines, run_cmd
 
     register(main)
     main.add_command(run_cmd)
@@ -324,10 +324,10 @@ def guard_cmd(ctx: click.Context, config_path: Path | None) -> None:
     are appended to the inventory's audit chain; SIGHUP reloads the policy.
     If the guard dies, fanotify lets every open through (fails open): the
     drill (``scratchwarden redlines drill``) detects a missing guard."""
-    from daemon.config import load_config
-    from daemon.guardsvc import run_guard_service
-    from daemon.logging_setup import configure_json_logging
-    from daemon.sdnotify import Notifier
+    from daemon.host.config import load_config
+    from daemon.platform.json_logging import configure_json_logging
+    from daemon.platform.systemd_notify import Notifier
+    from daemon.redlines.guard.service import run_guard_service
 
     config = load_config(config_path)
     if ctx.obj["state_dir_opt"] is not None:
@@ -360,8 +360,8 @@ def install_cmd(ctx: click.Context, prefix: Path | None, config_path: Path,
 
     Never overwrites an existing configuration, never enables the service:
     it prints the systemctl commands to run next."""
-    from daemon.install import install
-    from daemon.paths import SYSTEM_STATE_DIR
+    from daemon.host.install import install
+    from daemon.platform.state_dir import SYSTEM_STATE_DIR
 
     install(prefix, config_path=config_path, roots=list(roots) or None,
             state_dir=ctx.obj["state_dir_opt"] or SYSTEM_STATE_DIR, unit_dir=unit_dir,

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from daemon.roots import WatchRoot
-from daemon.safefs import atomic_write
+from daemon.host.roots import WatchRoot
+from daemon.platform.files import atomic_write
 from scratchwarden.errors import ConfigError, OperatorError
 
 UNIT = "scratchwarden.service"
@@ -37,7 +37,7 @@ DEFAULT_ROOTS = ("/srv/agents/{tenant}/sessions/{session}",)
 #: the paths written into the template units, replaced on install
 TEMPLATE_EXEC = "/opt/scratchwarden/venv/bin/scratchwarden"
 TEMPLATE_CONFIG = "/etc/scratchwarden/scratchwarden.yaml"
-UNIT_SOURCE = Path(__file__).resolve().parent.parent / "systemd"
+UNIT_SOURCE = Path(__file__).resolve().parents[2] / "systemd"
 
 #: a root whose watched base is one of these would make the system writable
 _SYSTEM_DIRS = frozenset({"/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot",
@@ -196,7 +196,7 @@ def _under(path: str, dirs: Sequence[str]) -> bool:
 def _configured_roots(config_file: Path) -> list[str]:
     if not config_file.exists():
         return list(DEFAULT_ROOTS)
-    from daemon.config import load_config
+    from daemon.host.config import load_config
 
     roots = load_config(config_file).roots
     return list(roots) if roots else list(DEFAULT_ROOTS)

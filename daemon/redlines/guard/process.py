@@ -1,8 +1,8 @@
-"""The fanotify guard in its own process: ``python -m daemon.redlines.guardproc``.
+"""The fanotify guard in its own process: ``python -m daemon.redlines.guard.process``.
 
 Why a process of its own: the answering thread must never wait on the GIL
 held by a daemon thread that is itself blocked in an open() of a marked file
-(see ``daemon.guard.fanotify``); a small process only answers.
+(see ``daemon.redlines.guard.fanotify``); a small process only answers.
 
 Protocol: one JSON config on stdin (protections, audit ids, identity), then
 stdin stays open; EOF on stdin (the daemon died) or SIGTERM stops the guard.
@@ -24,8 +24,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from daemon.guard import fanotify as fa
-from daemon.redlines.identity import AgentIdentity
+from daemon.redlines.guard import fanotify as fa
+from daemon.redlines.guard.identity import AgentIdentity
 
 _out_lock = threading.Lock()
 

@@ -11,7 +11,7 @@ reason codes. ``RedactValueFields`` is only the safety net behind that rule: it
 blanks any extra field whose *name* says it may hold content (``value``,
 ``text``, ``match``, ``snippet``, ...). It cannot see a value hidden in a
 message string; review is what keeps those out. Third-party loggers that can
-echo document text are capped by ``daemon.logsafety``.
+echo document text are capped by ``daemon.platform.log_safety``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from daemon.logsafety import quiet_third_party
+from daemon.platform.log_safety import quiet_third_party
 from scratchwarden.errors import ConfigError
 
 REDACTED = "[redacted]"

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from daemon.guard.fanotify import Identity
+from daemon.redlines.guard.fanotify import Identity
 
 
 def _beneath(path: str, prefix: str) -> bool:

@@ -13,16 +13,16 @@ import signal
 import threading
 from typing import Any
 
-from daemon.config import NodeConfig
-from daemon.paths import default_inventory_url, prepare_state_dir
+from daemon.host.config import NodeConfig
+from daemon.platform.state_dir import default_inventory_url, prepare_state_dir
 from scratchwarden.errors import ConfigError, PolicyError
 
 log = logging.getLogger("scratchwarden.guard")
 
 
 def run_guard_service(config: NodeConfig, notifier: Any) -> int:
+    from daemon.redlines.guard.controller import RedLineGuard
     from daemon.redlines.record import AuditRecorder
-    from daemon.redlines.runtime import RedLineGuard
     from inventory.store import Store
     from policies.loader import load_policy
 

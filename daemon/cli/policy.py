@@ -1,7 +1,7 @@
 """CLI commands for policies, keys, decryption, quarantine, sessions and the
 audit chain. Registered on the ``scratchwarden`` group by :func:`register`.
 
-Exit codes follow ``daemon.cli``: 0 success; 1 a verification failed (policy
+Exit codes follow ``daemon.cli.scan``: 0 success; 1 a verification failed (policy
 test mismatch, tampered audit chain, nothing to explain); 2 usage or runtime
 error (invalid policy with file:line, missing keys, inventory down...).
 Nothing printed here contains a detected value: entities are shown by type
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from daemon.cliutil import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, _state_dir, handle_errors
-from daemon.paths import default_inventory_url
+from daemon.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, _state_dir, handle_errors
+from daemon.platform.state_dir import default_inventory_url
 from scratchwarden.errors import ScratchwardenError
 
 if TYPE_CHECKING:

@@ -33,18 +33,18 @@ from pathlib import Path
 from typing import Any
 
 from daemon.actions.ignore import is_ciphertext, is_transient, not_scanned
-from daemon.config import NodeConfig, load_config
-from daemon.paths import default_inventory_url, prepare_state_dir
-from daemon.policyrt import PolicyRuntime
-from daemon.roots import RootMatch, WatchRoot, match_any
-from daemon.safefs import atomic_write
+from daemon.host.config import NodeConfig, load_config
+from daemon.host.roots import RootMatch, WatchRoot, match_any
+from daemon.node.policy_runtime import PolicyRuntime
+from daemon.node.warmup import warm_workers
+from daemon.node.watch import ROOT_EVENTS, EventSink, Handler, OverflowDetector
+from daemon.node.work_queue import Pending, WorkQueue
+from daemon.platform.files import atomic_write
+from daemon.platform.state_dir import default_inventory_url, prepare_state_dir
+from daemon.scan.batching import BATCH_BYTES, BATCH_FILES
 from daemon.scan.pipeline import non_regular_reason
 from daemon.scan.walk import walk
 from daemon.scan.workers import ScannerSpec, make_executor, submit_scan_batch
-from daemon.scanbatch import BATCH_BYTES, BATCH_FILES
-from daemon.warmup import warm_workers
-from daemon.watch import ROOT_EVENTS, EventSink, Handler, OverflowDetector
-from daemon.workqueue import Pending, WorkQueue
 from inventory.store import Recording
 from scratchwarden.errors import InventoryUnavailable, ScratchwardenError
 from scratchwarden.observations import FileObservation, FileStatus
@@ -146,7 +146,7 @@ class Daemon(EventSink):
                 log.warning("root base does not exist yet; reconcile will retry",
                             extra={"base": base})
         if self.config.policies is not None and os.path.isdir(self.config.policies):
-            from daemon.watch import PolicyDirHandler
+            from daemon.node.watch import PolicyDirHandler
 
             obs.schedule(PolicyDirHandler(self._policy_flag.set), str(self.config.policies),
                          recursive=True)

@@ -1,0 +1,1 @@
+"""The ``scratchwarden`` command line: one module per command group."""

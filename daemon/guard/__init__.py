@@ -1,1 +1,0 @@
-"""Red-line enforcement: Landlock launcher, fanotify guard, systemd drop-ins."""
