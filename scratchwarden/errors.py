@@ -1,30 +1,51 @@
-"""The one exception hierarchy of scratchwarden.
+"""The one exception hierarchy of scratchwarden, split by who must act.
 
-It lives in ``policies`` because that package is the dependency-free base that
-``inventory`` and ``daemon`` both import; nothing here does I/O.
+Every error scratchwarden raises on purpose is a ``ScratchwardenError`` and is
+defined here, nowhere else (``tests/test_errors.py`` checks this drawing
+against the classes, and that no other module subclasses the root)::
 
-Split by who must act::
-
-    ScratchwardenError                 every error we raise on purpose
-    ├── PolicyError                    the policy author: fix the YAML (file:line)
-    ├── OperatorError                  the operator: fix the node
+    ScratchwardenError                 exit 2 unless a branch says otherwise
+    ├── PolicyError                    POLICY AUTHOR: fix the YAML (file:line)
+    │   └── PolicyErrors               several problems found in one pass
+    ├── OperatorError                  OPERATOR: fix the node
     │   ├── ConfigError                node configuration invalid (file:line)
     │   ├── InventoryError             the SQL inventory cannot be used
-    │   │   └── InventoryUnavailable   ... because it is down / unreachable
-    │   ├── StateDirError              state dir missing / wrong mode
-    │   ├── KeyError_                  key material missing or invalid
-    │   └── KernelFeatureError         a kernel interface we need is missing
-    ├── FileError                      one file could not be handled; the run goes on
+    │   │   └── InventoryUnavailable   ... because it is down or unreachable: retry
+    │   ├── KeyMaterialError           key material missing, unsafe or invalid
+    │   ├── KernelFeatureError         a kernel interface we need is missing
+    │   ├── GuardSetupError            a kernel interface exists but setting it up failed
+    │   │   └── SandboxError           the sandboxed child could not enter its rules
+    │   └── QuarantineError            a quarantine entry is missing or cannot be restored
+    ├── FileError                      THE FILE: one file could not be handled (exit 1)
     │   ├── Unscannable                content could not be scanned (reason kept)
-    │   └── Skipped                    deliberately not read: not a regular file
-    └── AuditError                     the auditor: the evidence does not verify
+    │   │   └── ScanTimeout            the per-file time budget ran out; partial findings
+    │   ├── Skipped                    deliberately not read: not a regular file
+    │   ├── UnsafePath                 a path leads outside a root or through a symlink
+    │   └── CiphertextError            an encrypted file does not verify
+    └── AuditError                     AUDITOR: the evidence does not verify (exit 1)
 
-Foreign errors are wrapped where they enter (``raise X(...) from e``). The CLI
-maps each branch to a message and an exit code; a ``FileError`` is a warning.
-Messages never contain a detected value.
+Why it lives in ``scratchwarden/``: every layer raises or catches these
+(``policies``, ``inventory``, the scanner, the daemon), and this package
+imports nothing of them, so no layer has to import another just for its
+errors.
+
+Rules for raisers: wrap a foreign error where it enters (``raise X(...) from
+e``); say what was expected and what was found; never put a detected value,
+file content or a secret in a message. A ``FileError`` is a warning: the run
+goes on and the file is recorded with its ``reason``. The CLI maps each branch
+to one line on stderr and ``exit_code``.
+
+Exceptions used only for control flow inside one module (``Skip``,
+``Locked``, the crypto format's ``FormatError``) are not part of this tree:
+they never leave the module that raises them.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scratchwarden.observations import Finding
 
 
 class ScratchwardenError(Exception):
@@ -43,6 +64,8 @@ class _Located(ScratchwardenError):
         where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
         super().__init__(f"{where}{message}")
 
+
+# ------------------------------------------------------------ policy author
 
 class PolicyError(_Located):
     """A policy file is invalid. Carries the file and line of the problem."""
@@ -65,6 +88,8 @@ class PolicyErrors(PolicyError):
         return "\n".join(str(e) for e in self.errors) or "no policy errors"
 
 
+# ----------------------------------------------------------------- operator
+
 class OperatorError(ScratchwardenError):
     """The node is set up wrong; an operator must act."""
 
@@ -81,17 +106,29 @@ class InventoryUnavailable(InventoryError):
     """The inventory database cannot be reached; work must be retried later."""
 
 
-class StateDirError(OperatorError):
-    """The state directory is missing, unwritable or has unsafe permissions."""
-
-
 class KeyMaterialError(OperatorError):
     """A key file is missing, has unsafe permissions or is malformed."""
 
 
 class KernelFeatureError(OperatorError):
-    """A kernel interface (Landlock ABI, fanotify, ...) needed here is missing."""
+    """A kernel interface (Landlock ABI, fanotify, ...) needed here is missing.
+    The caller decides whether the red line may degrade."""
 
+
+class GuardSetupError(OperatorError):
+    """A kernel enforcement interface exists but could not be set up (a syscall
+    returned an unexpected error, the sandboxed child could not start)."""
+
+
+class SandboxError(GuardSetupError):
+    """The sandboxed child could not apply its rules; the command never ran."""
+
+
+class QuarantineError(OperatorError):
+    """A quarantine entry is missing or cannot be restored."""
+
+
+# --------------------------------------------------------------------- file
 
 class FileError(ScratchwardenError):
     """One file could not be handled. A warning: the run goes on."""
@@ -111,6 +148,15 @@ class Unscannable(FileError):
     and never carries file content."""
 
 
+class ScanTimeout(Unscannable):
+    """The per-file time budget ran out; ``findings`` holds what was found."""
+
+    def __init__(self, findings: list[Finding], mime: str) -> None:
+        super().__init__("scan-timeout", "per-file scan time budget exceeded; scanned in part")
+        self.findings = findings
+        self.mime = mime
+
+
 class Skipped(FileError):
     """The file was deliberately not opened for reading because it is not a
     regular file. ``reason`` is a short stable code: ``symlink``, ``fifo``,
@@ -121,6 +167,17 @@ class Skipped(FileError):
 class UnsafePath(FileError):
     """A path would lead outside a declared root or through a symlink."""
 
+
+class CiphertextError(FileError):
+    """An encrypted file failed verification (tampered, truncated, wrong key);
+    the file is left as it is. ``reason`` is a stable code: ``bad-magic``,
+    ``bad-header``, ``no-usable-key-slot``, ``key-slot-auth-failed``,
+    ``chunk-auth-failed``, ``truncated``, ``trailing-data``. Never carries
+    content. A missing KEK is a ``KeyMaterialError`` instead: every file
+    wrapped under it is affected, not one."""
+
+
+# ------------------------------------------------------------------ auditor
 
 class AuditError(ScratchwardenError):
     """Audit evidence does not verify (tampered, missing or reordered entries)."""

@@ -45,17 +45,13 @@ from daemon.actions.context import ActionContext, Outcome
 from daemon.actions.preflight import Expected, Skip, exclusive, still_same
 from daemon.actions.safepath import Target, open_directory, open_target, rename_noreplace_at
 from daemon.platform.files import atomic_write, ensure_private_dir
-from scratchwarden.errors import FileError, OperatorError, UnsafePath
+from scratchwarden.errors import FileError, QuarantineError, UnsafePath
 
 ACTION = "quarantine"
 RESTORE = "restore"
 STEPS = ("journaled", "meta-written", "moved", "synced", "recorded")
 COPY_STEPS = ("journaled", "meta-written", "copied", "source-removed", "synced", "recorded")
 _CHUNK = 1 << 20
-
-
-class QuarantineError(OperatorError):
-    """A quarantine entry is missing or cannot be restored."""
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,8 @@ def _record_launch(inventory_url: str | None, node: str | None, revision: str, p
 
 def _exec_or_record_failure(command: tuple[str, ...], prepared: Any, ruleset: Any,
                             inventory_url: str | None, node: str | None, revision: str) -> int:
-    from daemon.redlines.errors import GuardSetupError
     from daemon.redlines.run import exec_under
+    from scratchwarden.errors import GuardSetupError
 
     try:
         return exec_under(list(command), prepared, ruleset)

@@ -12,7 +12,6 @@ docs/encryption-format.md), ``envelope`` (wrap/seal, no I/O), ``keys``
 (``rotate``/``retire``/``kek_usage``), ``recovery`` (``recover`` after a crash).
 """
 
-from daemon.crypto.errors import CiphertextError
 from daemon.crypto.files import DECRYPT_STEPS, ENCRYPT_STEPS, decrypt_file, encrypt_file
 from daemon.crypto.format import SUFFIX
 from daemon.crypto.keys import (
@@ -33,6 +32,7 @@ from daemon.crypto.rotation import (
     rewrap_tree,
     rotate,
 )
+from scratchwarden.errors import CiphertextError
 
 __all__ = [
     "DECRYPT_STEPS", "ENCRYPT_STEPS", "SUFFIX", "CiphertextError", "KekUsage", "Keyring",

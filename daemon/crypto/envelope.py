@@ -21,7 +21,6 @@ import struct
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from daemon.crypto.errors import CiphertextError
 from daemon.crypto.format import (
     NONCE_PREFIX_SIZE,
     WRAP_NONCE_SIZE,
@@ -29,6 +28,7 @@ from daemon.crypto.format import (
     KeySlot,
     kek_id_field,
 )
+from scratchwarden.errors import CiphertextError
 
 DATA_KEY_SIZE = 32
 _SLOT_AAD = b"SWENC1 slot\0"

@@ -37,7 +37,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from daemon.crypto.envelope import ChunkCipher, new_data_key, new_nonce_prefix, wrap_data_key
-from daemon.crypto.errors import CiphertextError
 from daemon.crypto.format import (
     DEFAULT_CHUNK_SIZE,
     EMPTY_SLOT,
@@ -51,7 +50,7 @@ from daemon.crypto.format import (
 from daemon.crypto.keys import Keyring
 from daemon.crypto.slots import read_envelope, unlock
 from daemon.platform.files import open_dir, rename_noreplace
-from scratchwarden.errors import FileError, UnsafePath
+from scratchwarden.errors import CiphertextError, FileError, UnsafePath
 
 Hook = Callable[[str], None]
 ENCRYPT_STEPS = ("tmp-created", "tmp-written", "tmp-synced", "renamed", "dir-synced",

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from daemon.crypto.envelope import unwrap_data_key, wrap_data_key
-from daemon.crypto.errors import CiphertextError
 from daemon.crypto.format import (
     EMPTY_SLOT,
     HEADER_SIZE,
@@ -28,7 +27,7 @@ from daemon.crypto.format import (
     parse_slot,
 )
 from daemon.crypto.keys import Keyring
-from scratchwarden.errors import KeyMaterialError
+from scratchwarden.errors import CiphertextError, KeyMaterialError
 
 Hook = Callable[[str], None]
 

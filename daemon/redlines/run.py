@@ -34,11 +34,10 @@ from types import FrameType
 from daemon.redlines.compile import Compiled, Target, compile_policy
 from daemon.redlines.confine import landlock as ll
 from daemon.redlines.confine import sandbox, truncate_supervisor
-from daemon.redlines.errors import KernelFeatureError
 from daemon.redlines.record import AuditRecorder
 from policies import globs
 from policies.schema import Policy
-from scratchwarden.errors import ConfigError
+from scratchwarden.errors import ConfigError, KernelFeatureError
 
 SESSION_ENV = "SCRATCHWARDEN_SESSION"
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

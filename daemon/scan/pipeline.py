@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from daemon.platform.fingerprint import Fingerprinter
 from daemon.scan.cache import CachedScan, ScanCache
 from daemon.scan.segments import Limits, Segment
-from scratchwarden.errors import FileError, Skipped, Unscannable
+from scratchwarden.errors import FileError, ScanTimeout, Skipped
 from scratchwarden.observations import FileObservation, FileStatus, Finding
 
 log = logging.getLogger(__name__)
@@ -277,15 +277,6 @@ def _take_segments(segments: object, max_chars: int) -> list[Segment] | None:
         if close is not None:
             close()
     return taken
-
-
-class ScanTimeout(Unscannable):
-    """The per-file time budget ran out; ``findings`` holds what was found."""
-
-    def __init__(self, findings: list[Finding], mime: str) -> None:
-        super().__init__("scan-timeout", "per-file scan time budget exceeded; scanned in part")
-        self.findings = findings
-        self.mime = mime
 
 
 class _SegmentMerge:

@@ -17,7 +17,7 @@ import pytest
 
 from daemon.redlines.confine import landlock as ll
 from daemon.redlines.confine import sandbox, truncate_supervisor
-from daemon.redlines.errors import SandboxError
+from scratchwarden.errors import SandboxError
 
 pytestmark = [
     pytest.mark.root,

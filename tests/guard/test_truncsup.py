@@ -271,7 +271,7 @@ def test_apply_keeps_truncate_with_landlock(tmp_path: Path) -> None:
 
 def test_a_supervisor_that_cannot_start_is_a_guard_setup_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.redlines.errors import GuardSetupError
+    from scratchwarden.errors import GuardSetupError
 
     def no_fork() -> int:
         raise OSError(11, "Resource temporarily unavailable")

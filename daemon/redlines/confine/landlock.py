@@ -40,7 +40,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 
-from daemon.redlines.errors import GuardSetupError, KernelFeatureError
+from scratchwarden.errors import GuardSetupError, KernelFeatureError
 
 # --- syscalls (unified numbering, include/uapi/asm-generic/unistd.h) -------
 SYS_LANDLOCK_CREATE_RULESET = 444

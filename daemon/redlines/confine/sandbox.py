@@ -41,7 +41,7 @@ from typing import IO
 
 from daemon.redlines.confine import truncate_supervisor
 from daemon.redlines.confine.landlock import AppliedReport, LandlockRules, Ruleset, apply, build
-from daemon.redlines.errors import GuardSetupError, KernelFeatureError, SandboxError
+from scratchwarden.errors import GuardSetupError, KernelFeatureError, SandboxError
 
 EXIT_SANDBOX_FAILED = 125
 EXIT_NOT_EXECUTABLE = 126

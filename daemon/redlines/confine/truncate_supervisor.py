@@ -61,7 +61,7 @@ from dataclasses import dataclass
 
 from daemon.redlines.confine.landlock import PR_SET_NO_NEW_PRIVS, prctl
 from daemon.redlines.confine.landlock import enter as ll_enter
-from daemon.redlines.errors import GuardSetupError
+from scratchwarden.errors import GuardSetupError
 
 _libc = ctypes.CDLL(None, use_errno=True)
 

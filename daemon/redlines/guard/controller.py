@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from daemon.redlines.compile import GuardProtection, compile_guard
-from daemon.redlines.errors import GuardSetupError
 from daemon.redlines.guard.identity import AgentIdentity, for_daemon
 from policies.schema import Policy
+from scratchwarden.errors import GuardSetupError
 
 log = logging.getLogger(__name__)
 

@@ -79,9 +79,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from daemon.redlines.errors import GuardSetupError, KernelFeatureError
 from daemon.redlines.guard.protection import ACTION_MASKS as ACTION_MASKS
 from daemon.redlines.guard.protection import Protection as Protection
+from scratchwarden.errors import GuardSetupError, KernelFeatureError
 
 log = logging.getLogger(__name__)
 
