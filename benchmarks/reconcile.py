@@ -3,7 +3,7 @@
 Builds a tree of N small files (default 100,000; 100 per directory), records
 their (inode, size, mtime_ns) in an inventory-shaped map (what
 ``Store.known_files`` returns), then times the daemon's reconcile logic
-(``daemon/node/supervisor.py`` ``_reconcile_walk``): walk with ``daemon.scan.walk.walk``,
+(``daemon.node.reconciler.Reconciler``): walk with ``daemon.scan.walk.walk``,
 compare each entry's (inode, size, mtime_ns) with the known map, queue the
 changed ones (none: the tree is unchanged). Also times the same walk against
 a real SQLite inventory's ``known_files`` load when ``--store`` is given.
@@ -53,7 +53,7 @@ def known_map(root: Path) -> dict[str, Known]:
 
 
 def reconcile(root: Path, known: dict[str, Known]) -> tuple[int, int]:
-    """The comparison of ``_reconcile_walk``: (files seen, files queued)."""
+    """The comparison of ``Reconciler._walk``: (files seen, files queued)."""
     from daemon.scan.walk import walk
 
     seen = queued = 0

@@ -262,7 +262,7 @@ def daemon_cmd(ctx: click.Context, config_path: Path | None) -> None:
 def status(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
     """Show a running daemon's state (from the status file in the state dir)."""
     from daemon.host.config import load_config
-    from daemon.node.supervisor import STATUS_FILE
+    from daemon.node.status import STATUS_FILE
 
     state_opt = ctx.obj["state_dir_opt"]
     state = prepare_state_dir(state_opt or load_config(config_path).state_dir)

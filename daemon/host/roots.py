@@ -9,7 +9,7 @@ session."""
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from policies.globs import PLACEHOLDER, compile_root
@@ -74,3 +74,29 @@ def match_any(roots: list[WatchRoot], path: str) -> RootMatch | None:
         if hit and (best is None or len(hit.root_dir) > len(best.root_dir)):
             best = hit
     return best
+
+
+class RootSet:
+    """The roots in force, shared by the daemon's roles. A reload replaces the
+    whole tuple at once, so a reader sees the old roots or the new ones,
+    never a mix."""
+
+    def __init__(self, roots: Sequence[WatchRoot] = ()) -> None:
+        self._roots: tuple[WatchRoot, ...] = tuple(roots)
+
+    def __iter__(self) -> Iterator[WatchRoot]:
+        return iter(self._roots)
+
+    def __bool__(self) -> bool:
+        return bool(self._roots)
+
+    def replace(self, roots: Sequence[WatchRoot]) -> None:
+        self._roots = tuple(roots)
+
+    def match(self, path: str) -> RootMatch | None:
+        """The deepest root ``path`` lies in, or None."""
+        return match_any(list(self._roots), path) if self._roots else None
+
+    def bases(self) -> list[str]:
+        """The directories to watch: each root pattern's static prefix, once."""
+        return sorted({r.base for r in self._roots})

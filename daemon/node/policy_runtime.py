@@ -15,36 +15,41 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daemon.actions import Enforcer, replay
+from daemon.crypto import Keyring, load_credential, load_keyring
 from daemon.host.config import NodeConfig
 from daemon.host.roots import WatchRoot
-from scratchwarden.errors import KeyMaterialError, PolicyError, ScratchwardenError
+from daemon.redlines.drill import DrillResult, DrillStatus, drill
+from daemon.redlines.guard.controller import RedLineGuard
+from daemon.redlines.record import AuditRecorder
+from inventory.store import Store
+from policies.loader import LoadedPolicy, load_policy
+from policies.schema import Mode
+from scratchwarden.errors import PolicyError, ScratchwardenError
 
 log = logging.getLogger("scratchwarden.policy")
 
 
 class PolicyRuntime:
-    def __init__(self, config: NodeConfig, state_dir: Path, store: Any, node: str) -> None:
+    def __init__(self, config: NodeConfig, state_dir: Path, store: Store, node: str) -> None:
         self.config = config
         self.state_dir = state_dir
         self.store = store
         self.node = node
-        self.loaded: Any = None          # policies.loader.LoadedPolicy
-        self.enforcer: Any = None
-        self.guard: Any = None
-        self.recorder: Any = None
-        self.keyring: Any = None
-        self.last_drill: list[Any] = []
+        self.loaded: LoadedPolicy | None = None
+        self.enforcer: Enforcer | None = None
+        self.guard: RedLineGuard | None = None
+        self.recorder: AuditRecorder | None = None
+        self.keyring: Keyring | None = None
+        self.last_drill: list[DrillResult] = []
         self._lock = threading.Lock()
 
-    # ------------------------------------------------------------- loading
-    @property
-    def enabled(self) -> bool:
-        return self.config.policies is not None
+    def load(self) -> LoadedPolicy:
+        """Load the policy directory.
 
-    def load(self) -> Any:
-        """Load the policy directory; raises PolicyErrors (file:line) on a bad one."""
-        from policies.loader import load_policy
-
+        Raises:
+            PolicyErrors: the policy is invalid (every problem with file:line).
+        """
         assert self.config.policies is not None
         return load_policy(self.config.policies)
 
@@ -53,52 +58,38 @@ class PolicyRuntime:
             return []
         return [WatchRoot(r.path, name=r.name, owner=r.owner) for r in self.loaded.policy.roots]
 
-    def owner_of(self, root_name: str) -> str | None:
-        if self.loaded is None:
-            return None
-        root = self.loaded.policy.root(root_name)
-        return root.owner if root is not None else None
-
     # --------------------------------------------------------------- start
     def start(self) -> None:
-        from daemon.actions import Enforcer, replay
-        from policies.schema import Mode
+        """Load, replay the journal, audit the load, start the guard.
 
-        self.loaded = self.load()
+        Raises:
+            PolicyError: the policy does not load (the daemon refuses to run).
+            KeyMaterialError: a configured keyring cannot be loaded.
+        """
+        self.loaded = loaded = self.load()
         self.keyring = self._load_keyring()
         report = replay(self.store, self.node, self.keyring, state_dir=self.state_dir)
         log.info("journal replayed", extra={"report": str(report)})
         self.enforcer = Enforcer(self.state_dir, keyring=self.keyring,
                                  force_mode=Mode.AUDIT if self.config.dry_run else None)
-        self.enforcer.policy_loaded(self.store, self.node, self.loaded, datetime.now(UTC))
-        self._start_guard()
+        self.enforcer.policy_loaded(self.store, self.node, loaded, datetime.now(UTC))
+        self._start_guard(loaded)
 
-    def _load_keyring(self) -> Any:
-        from daemon.crypto import load_credential, load_keyring
-
-        try:
-            if self.config.keyring_credential:
-                return load_credential(self.config.keyring_credential)
-            path = self.config.keyring or self.state_dir / "keys"
-            if Path(path).exists():
-                return load_keyring(path)
-        except KeyMaterialError:
-            raise
+    def _load_keyring(self) -> Keyring | None:
+        if self.config.keyring_credential:
+            return load_credential(self.config.keyring_credential)
+        path = self.config.keyring or self.state_dir / "keys"
+        if Path(path).exists():
+            return load_keyring(path)
         log.warning("no keyring: encryption actions wait until one is configured")
         return None
 
-    def _red_lines(self) -> bool:
-        return bool(self.loaded is not None and self.loaded.policy.red_lines)
-
-    def _start_guard(self) -> None:
-        if not (self.config.guard and self._red_lines()):
+    def _start_guard(self, loaded: LoadedPolicy) -> None:
+        if not (self.config.guard and loaded.policy.red_lines):
             return
-        from daemon.redlines.guard.controller import RedLineGuard
-        from daemon.redlines.record import AuditRecorder
-
-        self.recorder = AuditRecorder(self.store, self.node, str(self.loaded.revision))
+        self.recorder = AuditRecorder(self.store, self.node, str(loaded.revision))
         try:
-            self.guard = RedLineGuard().start(self.loaded.policy, on_block=self.recorder.block)
+            self.guard = RedLineGuard().start(loaded.policy, on_block=self.recorder.block)
         except ScratchwardenError as e:
             log.error("red-line guard could not start; drills will report it",
                       extra={"error": str(e)})
@@ -110,21 +101,20 @@ class PolicyRuntime:
         try:
             new = self.load()
         except PolicyError as e:
-            errors = getattr(e, "errors", [e])
+            errors = [str(x) for x in getattr(e, "errors", [e])][:20]
             log.error("policy refused; the last good policy stays in force",
-                      extra={"errors": [str(x) for x in errors][:20]})
-            self._audit("policy-refused", {"errors": [str(x) for x in errors][:20]})
+                      extra={"errors": errors})
+            self._audit("policy-refused", {"errors": errors})
             return False
         with self._lock:
             self.loaded = new
-            self.enforcer.policy_loaded(self.store, self.node, new, datetime.now(UTC))
+            if self.enforcer is not None:
+                self.enforcer.policy_loaded(self.store, self.node, new, datetime.now(UTC))
             if self.guard is not None:
                 self.guard.reload(new.policy)
-                from daemon.redlines.record import AuditRecorder
-
                 self.recorder = AuditRecorder(self.store, self.node, str(new.revision))
-            elif self._red_lines():
-                self._start_guard()
+            elif new.policy.red_lines:
+                self._start_guard(new)
         log.info("policy loaded", extra={"revision": str(new.revision)})
         return True
 
@@ -137,24 +127,24 @@ class PolicyRuntime:
 
     # ---------------------------------------------------------- periodic
     def tick(self) -> None:
-        if self.enforcer is None:
+        """One enforcement pass (the scheduler's ``enforce`` job)."""
+        if self.enforcer is None or self.loaded is None:
             return
         with self._lock:
             report = self.enforcer.tick(self.store, self.loaded, self.node, datetime.now(UTC))
         log.info("enforcement tick", extra={"report": str(report)})
 
-    def drill(self) -> list[Any]:
-        if not self._red_lines():
+    def drill(self) -> list[DrillResult]:
+        """Prove every red line (the scheduler's ``drill`` job)."""
+        loaded = self.loaded
+        if loaded is None or not loaded.policy.red_lines:
             return []
-        from daemon.redlines.drill import drill
-        from daemon.redlines.record import AuditRecorder
-
-        rec = self.recorder or AuditRecorder(self.store, self.node, str(self.loaded.revision))
+        rec = self.recorder or AuditRecorder(self.store, self.node, str(loaded.revision))
         guard = self.guard
-        results = drill(self.loaded.policy, guard_alive=guard.alive if guard else (lambda: False),
+        results = drill(loaded.policy, guard_alive=guard.alive if guard else (lambda: False),
                         recorder=rec, homes=guard.homes if guard else None)
         self.last_drill = results
-        bad = [r for r in results if str(r.status) != "ENFORCED"]
+        bad = [r for r in results if r.status is not DrillStatus.ENFORCED]
         log.log(logging.WARNING if bad else logging.INFO, "red-line drill",
                 extra={"results": {r.red_line_id: str(r.status) for r in results}})
         return results
@@ -162,14 +152,9 @@ class PolicyRuntime:
     def guard_alive(self) -> bool | None:
         return None if self.guard is None else bool(self.guard.alive())
 
-    # ---------------------------------------------------------- watcher help
-    def ignore_event(self, path: str) -> bool:
-        from daemon.actions import not_scanned
-
-        return not_scanned(path)
-
     def claims(self, path: str) -> bool:
-        return self.enforcer is not None and bool(self.enforcer.claims(path))
+        """Whether the enforcer is acting on ``path`` (see ``Enforcer.claims``)."""
+        return self.enforcer is not None and self.enforcer.claims(path)
 
     def stop(self) -> None:
         if self.guard is not None:

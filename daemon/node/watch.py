@@ -16,8 +16,10 @@ more of the inotify queue (16,384 events) spent before it overflows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -33,6 +35,7 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
+from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +141,73 @@ class PolicyDirHandler(FileSystemEventHandler):
                 self.on_change()
         except Exception:  # noqa: BLE001 - raising here would kill the dispatcher
             log.exception("policy watch handler failed")
+
+
+class Watcher:
+    """The inotify observer of the root bases (and of the policy directory),
+    through watchdog's public API only.
+
+    A base that does not exist yet is skipped with a warning; a reconcile
+    calls ``ensure_watched`` for every base that exists by then. A base whose
+    watch ended (its directory was deleted: watchdog stops that emitter) is
+    watched again the same way."""
+
+    def __init__(self, sink: EventSink, on_policy_change: Callable[[], None] | None = None,
+                 observer_factory: Callable[[], BaseObserver] | None = None) -> None:
+        self.sink = sink
+        self.on_policy_change = on_policy_change
+        self._factory = observer_factory or _inotify_observer
+        self._observer: BaseObserver | None = None
+        self._lock = threading.Lock()
+
+    def start(self, bases: list[str], policy_dir: str | None = None) -> None:
+        obs = self._factory()
+        for base in bases:
+            if os.path.isdir(base):
+                obs.schedule(Handler(self.sink), base, recursive=True, event_filter=ROOT_EVENTS)
+            else:
+                log.warning("root base does not exist yet; reconcile will retry",
+                            extra={"base": base})
+        if policy_dir is not None and self.on_policy_change is not None \
+                and os.path.isdir(policy_dir):
+            obs.schedule(PolicyDirHandler(self.on_policy_change), policy_dir, recursive=True)
+        obs.start()
+        with self._lock:
+            self._observer = obs
+
+    def ensure_watched(self, base: str) -> None:
+        """Watch ``base`` unless a live watch already covers it."""
+        with self._lock:
+            obs = self._observer
+            if obs is None:
+                return
+            emitters = list(obs.emitters)
+            if any(e.watch.path == base and e.is_alive() for e in emitters):
+                return
+            for emitter in emitters:
+                if emitter.watch.path == base:
+                    with contextlib.suppress(KeyError, OSError):
+                        obs.unschedule(emitter.watch)  # ended: its directory went away
+            with contextlib.suppress(OSError):
+                obs.schedule(Handler(self.sink), base, recursive=True, event_filter=ROOT_EVENTS)
+
+    def alive(self) -> bool:
+        return self._observer is None or self._observer.is_alive()
+
+    def restart(self, bases: list[str], policy_dir: str | None = None) -> None:
+        self.stop()
+        self.start(bases, policy_dir)
+
+    def stop(self) -> None:
+        with self._lock:
+            obs, self._observer = self._observer, None
+        if obs is not None:
+            with contextlib.suppress(Exception):  # a dead observer may fail to stop
+                obs.stop()
+                obs.join(timeout=5)
+
+
+def _inotify_observer() -> BaseObserver:
+    from watchdog.observers.inotify import InotifyObserver
+
+    return InotifyObserver()

@@ -9,6 +9,7 @@ burst costs bounded memory and loses nothing."""
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -110,3 +111,26 @@ class WorkQueue:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+class KnownFiles:
+    """The (inode, size, mtime) of each file as it was when last scanned, so a
+    repeated event or a walk skips a file that has not changed since. A file
+    modified less than ``RACY_NS`` ago is always rescanned: its mtime may not
+    move when it is written again within the file system's time resolution."""
+
+    RACY_NS = 2_000_000_000
+
+    def __init__(self) -> None:
+        self._stat: dict[str, tuple[int, int, int]] = {}
+
+    def remember(self, path: str, inode: int, size: int, mtime_ns: int) -> None:
+        self._stat[path] = (inode, size, mtime_ns)
+
+    def forget(self, path: str) -> None:
+        self._stat.pop(path, None)
+
+    def unchanged(self, path: str, st: os.stat_result) -> bool:
+        known = self._stat.get(path)
+        return known is not None and known == (st.st_ino, st.st_size, st.st_mtime_ns) \
+            and time.time_ns() - st.st_mtime_ns > self.RACY_NS

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from daemon.host.roots import RootSet, WatchRoot
+from daemon.node.contracts import Message
 from inventory.store import Store
 from inventory.views import AssetView
 
@@ -148,14 +150,22 @@ def write_from_other_process(path: Path, text: str) -> None:
                     "sh", str(path), text], check=True, timeout=30)
 
 
-def unstarted_daemon(tmp: Path) -> Any:
-    """A ``Daemon`` over one root ``tmp/root/{session}`` (session ``s1`` made),
-    state in ``tmp/state``, no metrics, 2 workers: built, never started, for
-    tests that drive its parts directly."""
-    from daemon.host.config import NodeConfig
-    from daemon.node.supervisor import Daemon
+class Posted:
+    """Collects what a role posts for the recorder, and the reconciles it asks for."""
 
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.missed: list[str] = []
+
+    def post(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def events_missed(self, reason: str) -> None:
+        self.missed.append(reason)
+
+
+def one_root(tmp: Path) -> RootSet:
+    """One root ``tmp/root/{session}`` with session ``s1`` made."""
     root = tmp / "root"
     (root / "s1").mkdir(parents=True, exist_ok=True)
-    return Daemon(NodeConfig(roots=[str(root) + "/{session}"], state_dir=tmp / "state",
-                             metrics_address=None, workers=2))
+    return RootSet([WatchRoot(str(root) + "/{session}")])
