@@ -1,5 +1,5 @@
 """``python -m daemon`` runs the ``scratchwarden`` command line."""
 
-from daemon.cli.scan import main
+from daemon.cli.main import main
 
 main()

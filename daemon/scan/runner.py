@@ -1,7 +1,8 @@
 """One-shot scans: walk the given paths, scan every file (in workers when
-asked; each distinct content once, see ``ContentDedupingSubmitter``), hand
-each observation to a sink (the CLI's output) and record them in the inventory
-in batches."""
+asked; each distinct content once, see ``ContentDedupingSubmitter``) and hand
+each observation, with the root it was found under, to a sink. The caller
+decides what a sink does (the CLI prints it and records it in the inventory):
+scanning knows nothing of the inventory."""
 
 from __future__ import annotations
 
@@ -10,16 +11,14 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from daemon.scan.batching import BATCH_FILES
 from daemon.scan.walk import walk
 from daemon.scan.workers import ContentDedupingSubmitter, ScannerSpec, make_executor
 from scratchwarden.observations import FileObservation, FileStatus
 
-BATCH = 200
 T = TypeVar("T")
 
 
@@ -56,30 +55,23 @@ def largest_first(items: list[T], key: Callable[[T], int]) -> list[T]:
     return sorted(items, key=key, reverse=True)
 
 
-def run_scan(job: ScanJob, sink: Callable[[FileObservation], None], store: Any | None,
-             node: str, progress: bool = False) -> dict[str, int]:
+def run_scan(job: ScanJob, sink: Callable[[str, FileObservation], None],
+             progress: bool = False) -> dict[str, int]:
+    """Scan every file under ``job.paths``; ``sink(root, observation)`` once per
+    file, in completion order. Returns counts by status (and ``with findings``).
+
+    A file that cannot be scanned is an observation with a reason, never an
+    exception; a worker that dies makes its files ``worker-error:...``.
+    Exceptions raised by ``sink`` propagate (the pool is shut down first)."""
     spec = ScannerSpec(state_dir=str(job.state_dir), use_ner=job.use_ner,
                        max_scan_seconds=job.max_scan_seconds)
     summary: collections.Counter[str] = collections.Counter()
-    pending: list[tuple[str, FileObservation]] = []
-
-    def flush() -> None:
-        if store is not None and pending:
-            now = datetime.now(UTC)
-            from inventory.store import Recording
-
-            store.record_many(node, [Recording(obs, root=root) for root, obs in pending],
-                              now=now)
-        pending.clear()
 
     def done(root: str, obs: FileObservation) -> None:
         summary[obs.status.value] += 1
         if obs.status is FileStatus.SCANNED and obs.findings:
             summary["with findings"] += 1
-        sink(obs)
-        pending.append((root, obs))
-        if len(pending) >= BATCH:
-            flush()
+        sink(root, obs)
 
     targets = list(iter_targets(job.paths))
     bar = _Progress(len(targets)) if progress else None
@@ -100,7 +92,6 @@ def run_scan(job: ScanJob, sink: Callable[[FileObservation], None], store: Any |
         executor.shutdown(wait=True, cancel_futures=True)
         if bar:
             bar.close()
-    flush()
     return dict(summary)
 
 

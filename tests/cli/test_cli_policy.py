@@ -14,8 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from daemon.actions import Enforcer
-from daemon.cli.policy import register
-from daemon.cli.scan import main
+from daemon.cli.main import main
 from daemon.crypto import encrypt_file, load_keyring
 from inventory.store import Store
 from policies.loader import load_policy
@@ -26,7 +25,6 @@ EXAMPLES = REPO / "policies" / "examples"
 NODE = "node-cli"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
-register(main)
 
 
 def sw(state: Path, *args: str, code: int | None = 0) -> Result:

@@ -38,7 +38,7 @@ pytestmark = [
 ]
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-RUN = [sys.executable, "-c", "from daemon.cli.redlines import run_cmd; run_cmd()"]
+RUN = [sys.executable, "-m", "daemon", "run"]
 PROBE = [sys.executable, "-I", "-m", "daemon.redlines.probe"]
 
 
@@ -284,7 +284,7 @@ def test_cli_drill_on_the_shipped_example_policy(tmp_path: Path) -> None:
     for f in examples.glob("*.yaml"):
         (pol / f.name).write_text(f.read_text().replace("mode: audit", "mode: enforce"))
     db = f"sqlite:///{tmp_path / 'inv.db'}"
-    cmd = [sys.executable, "-c", "from daemon.cli.redlines import redlines; redlines()",
+    cmd = [sys.executable, "-m", "daemon", "redlines",
            "drill", "--policy", str(pol), "--with-guard", "--format", "json",
            "--inventory", db, "--node", "n1"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

@@ -26,7 +26,7 @@ pytestmark = [
                        reason="needs root and Landlock ABI >= 4"),
 ]
 
-RUN = [sys.executable, "-c", "from daemon.cli.redlines import run_cmd; run_cmd()"]
+RUN = [sys.executable, "-m", "daemon", "run"]
 SIGPIPE_BIT = 1 << (13 - 1)
 LANDLOCK_MAX_LAYERS = 16
 

@@ -11,31 +11,36 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Any
+from pathlib import Path
+from typing import Protocol
 
-from daemon.host.config import NodeConfig
-from daemon.platform.state_dir import default_inventory_url, prepare_state_dir
-from scratchwarden.errors import ConfigError, PolicyError
+from daemon.redlines.guard.controller import RedLineGuard
+from daemon.redlines.record import AuditRecorder, AuditStore
+from policies.loader import load_policy
+from scratchwarden.errors import PolicyError
 
 log = logging.getLogger("scratchwarden.guard")
 
 
-def run_guard_service(config: NodeConfig, notifier: Any) -> int:
-    from daemon.redlines.guard.controller import RedLineGuard
-    from daemon.redlines.record import AuditRecorder
-    from inventory.store import Store
-    from policies.loader import load_policy
+class Notifier(Protocol):
+    def notify(self, *lines: str) -> bool: ...
 
-    if config.policies is None:
-        raise ConfigError("the guard needs `policies:` (the policy directory) in the config")
-    state = prepare_state_dir(config.state_dir)
-    store = Store.open(config.inventory or default_inventory_url(state))
+
+def run_guard_service(policy_dir: Path, node: str, store: AuditStore,
+                      notifier: Notifier) -> int:
+    """Guard until SIGTERM (0) or until the guard process dies (1, so systemd
+    restarts the unit). The caller owns ``store``.
+
+    Raises:
+        PolicyError: the policy does not load at start.
+        GuardSetupError, KernelFeatureError: fanotify cannot guard here.
+    """
     stop, reload = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
-    loaded = load_policy(config.policies)
-    recorder = AuditRecorder(store, config.node_id, str(loaded.revision))
+    loaded = load_policy(policy_dir)
+    recorder = AuditRecorder(store, node, str(loaded.revision))
     guard = RedLineGuard().start(loaded.policy, on_block=lambda e: recorder.block(e))
     try:
         notifier.notify("READY=1", f"STATUS=guarding {len(loaded.policy.red_lines)} red lines")
@@ -44,9 +49,9 @@ def run_guard_service(config: NodeConfig, notifier: Any) -> int:
                 reload.clear()
                 notifier.notify("RELOADING=1")
                 try:
-                    loaded = load_policy(config.policies)
+                    loaded = load_policy(policy_dir)
                     guard.reload(loaded.policy)
-                    recorder = AuditRecorder(store, config.node_id, str(loaded.revision))
+                    recorder = AuditRecorder(store, node, str(loaded.revision))
                 except PolicyError as e:
                     log.error("policy refused; the last good policy stays in force",
                               extra={"error": str(e)})
@@ -60,4 +65,3 @@ def run_guard_service(config: NodeConfig, notifier: Any) -> int:
     finally:
         notifier.notify("STOPPING=1")
         guard.stop()
-        store.close()
