@@ -43,8 +43,13 @@ from typing import Any
 
 from daemon.actions.context import ActionContext, Outcome
 from daemon.actions.preflight import Expected, Skip, exclusive, still_same
-from daemon.actions.safepath import Target, open_directory, open_target, rename_noreplace_at
-from daemon.platform.files import atomic_write, ensure_private_dir
+from daemon.actions.safepath import Target, open_directory, open_target
+from daemon.platform.files import (
+    atomic_write,
+    copy_durably,
+    ensure_private_dir,
+    rename_noreplace,
+)
 from scratchwarden.errors import FileError, QuarantineError, UnsafePath
 
 ACTION = "quarantine"
@@ -136,40 +141,11 @@ def sha256_fd(fd: int) -> str:
     return h.hexdigest()
 
 
-def copy_durably(src_fd: int, dst_dir: int, name: str, st: os.stat_result) -> str:
-    """Copy ``src_fd`` into ``dst_dir`` under ``name`` (never clobbering) via a
-    temp file: write, metadata, fsync, rename, fsync the directory. Returns
-    the copy's sha256. The temp file is removed on failure."""
-    tmp = _tmp_name(name)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 0o600, dir_fd=dst_dir)
-    try:
-        h, offset = hashlib.sha256(), 0
-        while chunk := os.pread(src_fd, _CHUNK, offset):
-            os.write(fd, chunk)
-            h.update(chunk)
-            offset += len(chunk)
-        if os.geteuid() == 0:
-            os.fchown(fd, st.st_uid, st.st_gid)
-        os.fchmod(fd, stat.S_IMODE(st.st_mode))
-        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
-        os.fsync(fd)
-        rename_noreplace_at(dst_dir, tmp, dst_dir, name)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dst_dir)
-        raise
-    finally:
-        os.close(fd)
-    os.fsync(dst_dir)
-    return h.hexdigest()
-
-
 def move_out(ctx: ActionContext, target: Target, fd: int, st: os.stat_result, q_fd: int,
              data: str) -> str:
     """Move the checked file into the quarantine; ``moved`` or ``copied``."""
     try:
-        rename_noreplace_at(target.dir_fd, target.name, q_fd, data)
+        rename_noreplace(target.dir_fd, target.name, q_fd, data)
         ctx.hook("moved")
         return "moved"
     except OSError as e:
@@ -313,7 +289,7 @@ def _move_back(q: Quarantine, qid: str, parent: str, name: str) -> None:
         with q.open() as q_fd:
             data = q.data_name(qid)
             try:
-                rename_noreplace_at(q_fd, data, dir_fd, name)
+                rename_noreplace(q_fd, data, dir_fd, name)
             except OSError as e:
                 if e.errno != errno.EXDEV:
                     raise

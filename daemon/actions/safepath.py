@@ -15,7 +15,6 @@ open, because deletion takes systemd-tmpfiles' BSD locks on each of them.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import posixpath
@@ -26,7 +25,6 @@ from daemon.platform.files import is_within
 from scratchwarden.errors import UnsafePath
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_RENAME_NOREPLACE = 1
 
 
 @dataclass
@@ -110,20 +108,3 @@ def open_target(root_dir: str, path: str) -> Iterator[Target]:
     finally:
         for fd in reversed(chain):
             os.close(fd)
-
-
-def rename_noreplace_at(src_dir: int, src: str, dst_dir: int, dst: str) -> None:
-    """``renameat2(RENAME_NOREPLACE)`` between two directory fds: never clobbers
-    ``dst`` (``FileExistsError``). ``OSError(EXDEV)`` across file systems.
-    Where renameat2 is missing, ``link`` + ``unlink`` (also never clobbers)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fn = getattr(libc, "renameat2", None)
-    if fn is not None:
-        rc = fn(src_dir, os.fsencode(src), dst_dir, os.fsencode(dst), _RENAME_NOREPLACE)
-        if rc == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS):
-            raise OSError(err, os.strerror(err), dst)
-    os.link(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir, follow_symlinks=False)
-    os.unlink(src, dir_fd=src_dir)

@@ -28,7 +28,6 @@ its roots (``safefs.is_within``).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import secrets
@@ -49,7 +48,7 @@ from daemon.crypto.format import (
 )
 from daemon.crypto.keys import Keyring
 from daemon.crypto.slots import read_envelope, unlock
-from daemon.platform.files import open_dir, rename_noreplace
+from daemon.platform.files import open_dir, rename_noreplace, temp_file_at
 from scratchwarden.errors import CiphertextError, FileError, UnsafePath
 
 Hook = Callable[[str], None]
@@ -61,7 +60,6 @@ ENC_TMP_SUFFIX = ".swenc-tmp"
 DEC_TMP_SUFFIX = ".swdec-tmp"
 _NAME_MAX = 255
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _no_hook(step: str) -> None:
@@ -139,21 +137,6 @@ def _io_error(e: OSError, what: str) -> FileError:
     return FileError("io-error", f"{what}: {e.strerror}")
 
 
-@contextlib.contextmanager
-def _temp_file(dir_fd: int, target: str, suffix: str) -> Iterator[tuple[int, str]]:
-    """A 0600 temp file beside ``target``, removed unless the caller renamed it."""
-    name = tmp_name(target, suffix)
-    fd = os.open(name, _TMP_FLAGS, 0o600, dir_fd=dir_fd)
-    try:
-        yield fd, name
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name, dir_fd=dir_fd)
-        raise
-    os.close(fd)
-
-
 # --- encryption --------------------------------------------------------------
 
 def _write_encrypted(src: int, dst: int, st: os.stat_result, keyring: Keyring,
@@ -210,7 +193,8 @@ def _encrypt_in(dir_fd: int, name: str, target: str, keyring: Keyring, chunk_siz
         if _exists(dir_fd, target):
             raise FileError("target-exists", f"{target} already exists; run recover() on "
                                              "the directory to settle an interrupted run")
-        with _temp_file(dir_fd, target, ENC_TMP_SUFFIX) as (tmp_fd, tmp):
+        tmp = tmp_name(target, ENC_TMP_SUFFIX)
+        with temp_file_at(dir_fd, tmp) as tmp_fd:
             hook("tmp-created")
             _write_encrypted(src_fd, tmp_fd, before, keyring, chunk_size)
             hook("tmp-written")
@@ -231,7 +215,7 @@ def _encrypt_in(dir_fd: int, name: str, target: str, keyring: Keyring, chunk_siz
 
 def _rename_into_place(tmp: str, target: str, dir_fd: int) -> None:
     try:
-        rename_noreplace(tmp, target, dir_fd)
+        rename_noreplace(dir_fd, tmp, dir_fd, target)
     except FileExistsError as e:
         raise FileError("target-exists", f"{target} appeared while writing; left it as "
                                          "it is") from e
@@ -320,7 +304,8 @@ def _decrypt_in(src_dir: int, name: str, out_dir: int, out_name: str, keyring: K
         env = read_envelope(src_fd)
         if _exists(out_dir, out_name):
             raise FileError("target-exists", f"{out_name} already exists; not overwriting it")
-        with _temp_file(out_dir, out_name, DEC_TMP_SUFFIX) as (tmp_fd, tmp):
+        tmp = tmp_name(out_name, DEC_TMP_SUFFIX)
+        with temp_file_at(out_dir, tmp) as tmp_fd:
             hook("tmp-created")
             with os.fdopen(tmp_fd, "wb", closefd=False) as out:
                 for plain in iter_plaintext(src_fd, keyring):

@@ -1,12 +1,32 @@
-"""The one module of safe file primitives. Every file operation that matters
-goes through here: no symlink following, dir-fd relative operations, and one
-atomic durable write helper (temp file in the same directory, fsync, replace,
-fsync the directory, clean up on failure)."""
+"""The one module of safe and durable file primitives.
+
+Every file operation whose failure would lose or expose data goes through
+here (quarantine, encryption, the keyring, the session log, the status file,
+the installer):
+
+- ``atomic_write`` / ``atomic_writer``: replace a file's content durably
+  (temp file in the same directory, fsync, rename, fsync the directory; on
+  any failure, the disk full included, the old content stays);
+- ``temp_file_at``: an exclusive temp file in a directory fd, removed unless
+  the caller renames it (the first step of every durable publish);
+- ``rename_noreplace``: the one ``renameat2(RENAME_NOREPLACE)`` wrapper, never
+  clobbering a name an agent may have created meanwhile;
+- ``copy_durably``: a complete, synced copy under a new name, for moves that
+  cross file systems;
+- ``fsync_dir``: a rename or unlink is durable only once its directory is synced.
+
+The rest keeps paths honest: ``open_nofollow`` and ``open_dir`` never follow a
+final symlink, ``is_within`` and ``ensure_private_dir`` check where a path
+really is. Why this matters: the agent owns the directories we act in and can
+race us; a crash can come between any two steps (the crash tests kill the
+process at each).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 import tempfile
@@ -98,9 +118,11 @@ def ensure_private_dir(path: str | os.PathLike[str], mode: int = 0o700) -> Path:
     return p
 
 
-# --- dir-fd relative helpers (added for daemon.crypto) ----------------------
+# --- dir-fd relative primitives ---------------------------------------------
 
 _RENAME_NOREPLACE = 1
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHUNK = 1 << 20
 
 
 def open_dir(path: str | os.PathLike[str]) -> int:
@@ -115,21 +137,77 @@ def open_dir(path: str | os.PathLike[str]) -> int:
         raise
 
 
-def rename_noreplace(src: str, dst: str, dir_fd: int) -> None:
-    """Rename ``src`` to ``dst`` inside ``dir_fd`` without ever clobbering an
-    existing ``dst`` (``renameat2(RENAME_NOREPLACE)``; where the file system
-    lacks it, ``link`` + ``unlink``, which also refuses an existing target).
-    Raises ``FileExistsError`` when ``dst`` exists."""
-    import ctypes  # local: only this helper needs it
+def rename_noreplace(src_dir: int, src: str, dst_dir: int, dst: str) -> None:
+    """Rename ``src`` (in ``src_dir``) to ``dst`` (in ``dst_dir``) without ever
+    clobbering an existing ``dst``: ``renameat2(RENAME_NOREPLACE)``; where the
+    kernel or file system lacks it, ``link`` + ``unlink``, which refuses an
+    existing target too.
+
+    Raises:
+        FileExistsError: ``dst`` exists (a symlink included).
+        OSError: EXDEV across file systems (the caller copies instead), or any
+            other failure of the rename.
+    """
+    import ctypes  # local: only this primitive needs it
 
     libc = ctypes.CDLL(None, use_errno=True)
     fn = getattr(libc, "renameat2", None)
     if fn is not None:
-        rc = fn(dir_fd, os.fsencode(src), dir_fd, os.fsencode(dst), _RENAME_NOREPLACE)
+        rc = fn(src_dir, os.fsencode(src), dst_dir, os.fsencode(dst), _RENAME_NOREPLACE)
         if rc == 0:
             return
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOSYS):
             raise OSError(err, os.strerror(err), dst)
-    os.link(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
-    os.unlink(src, dir_fd=dir_fd)
+    os.link(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir, follow_symlinks=False)
+    os.unlink(src, dir_fd=src_dir)
+
+
+@contextlib.contextmanager
+def temp_file_at(dir_fd: int, name: str, mode: int = 0o600) -> Iterator[int]:
+    """A new file ``name`` in ``dir_fd`` (O_EXCL, never through a symlink),
+    open for writing. If the block raises, the file is removed; otherwise the
+    caller has renamed it (or removes it). The fd is closed either way.
+
+    Raises:
+        FileExistsError: ``name`` exists (a leftover temp file, or an agent's).
+    """
+    fd = os.open(name, _TMP_FLAGS, mode, dir_fd=dir_fd)
+    try:
+        yield fd
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=dir_fd)
+        raise
+    finally:
+        os.close(fd)
+
+
+def copy_durably(src_fd: int, dst_dir: int, name: str, st: os.stat_result, *,
+                 temp: str | None = None) -> str:
+    """Copy ``src_fd`` into ``dst_dir`` as ``name`` (never clobbering): write a
+    temp file (``temp``, default ``.<name>.tmp``), give it ``st``'s mode, times
+    and (as root) owner, fsync, rename it into place, fsync the directory.
+    Returns the copy's sha256. On failure the temp file is removed and
+    ``name`` does not exist.
+
+    Raises:
+        FileExistsError: ``name`` or the temp file exists.
+        OSError: reading, writing or syncing failed (ENOSPC included).
+    """
+    tmp = temp or f".{name}.tmp"
+    digest = hashlib.sha256()
+    with temp_file_at(dst_dir, tmp) as fd:
+        offset = 0
+        while chunk := os.pread(src_fd, _CHUNK, offset):
+            os.write(fd, chunk)
+            digest.update(chunk)
+            offset += len(chunk)
+        if os.geteuid() == 0:
+            os.fchown(fd, st.st_uid, st.st_gid)
+        os.fchmod(fd, stat.S_IMODE(st.st_mode))
+        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.fsync(fd)
+        rename_noreplace(dst_dir, tmp, dst_dir, name)
+    os.fsync(dst_dir)
+    return digest.hexdigest()
