@@ -211,9 +211,9 @@ def record_lookup(scanner: Any, paths: Sequence[str], out: Path
     """Scan ``paths`` one by one and, the small ones, in batches (the two ways
     workers call the detector), recording every (text, context) -> findings
     into ``out`` (pickle). Returns the (text, context) pairs seen."""
-    from daemon.scan.batching import BATCH_FILES
     from daemon.scan.cache import ScanCache
     from daemon.scan.pipeline import MANY_MAX_FILE_BYTES
+    from daemon.scan.workers import BATCH_FILES
 
     detector = scanner.detector
     real = detector.detect_many

@@ -1,4 +1,6 @@
-"""The append-only audit log: one hash chain per node.
+"""The append-only audit log: one hash chain per node; and ``EvidenceLog``, the
+store's part that keeps what an auditor is shown besides the assets (the
+chain, the journal of destructive actions, red-line drill results).
 
 Each entry's ``hash`` is SHA-256 over the canonical JSON (sorted keys, no
 spaces, UTF-8, no NaN) of ``{seq, time, node, kind, subject, payload,
@@ -25,15 +27,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from inventory.columns import as_utc
-from inventory.models import AuditEntry
-from inventory.views import AuditHead, VerifyResult
+from inventory.engine import Database
+from inventory.models import DRILL_OUTCOMES, AuditEntry, DrillResult, JournalEntry
+from inventory.recording import storable_path
+from inventory.views import AuditHead, DrillView, JournalView, VerifyResult
 from scratchwarden.errors import InventoryError
 
 GENESIS = "0" * 64
@@ -134,3 +139,83 @@ def _check(row: AuditEntry, expected_seq: int, prev: str) -> str | None:
 
 def _head(count: int, prev: str) -> AuditHead | None:
     return AuditHead(count, prev) if count else None
+
+
+class EvidenceLog(Database):
+    """What an auditor is shown besides the assets: the audit chain, the
+    journal of destructive actions, the red-line drill results."""
+
+    # -- audit chain ------------------------------------------------------------------
+
+    def append_audit(self, node: str, kind: str, subject: str, payload: Mapping[str, Any],
+                     policy_revision: str | None, *, now: datetime | None = None) -> int:
+        """Append to the node's hash chain; returns the entry's seq."""
+        when = now if now is not None else datetime.now(UTC)
+        with self._write() as s:
+            return append(s, node=node, kind=kind, subject=subject, payload=payload,
+                                policy_revision=policy_revision, now=when)
+
+    def verify_audit(self, node: str, *,
+                     expected_head: AuditHead | None = None) -> VerifyResult:
+        with self._read() as s:
+            return verify(s, node, expected_head)
+
+    def audit_nodes(self) -> list[str]:
+        with self._read() as s:
+            return list(s.scalars(select(AuditEntry.node).distinct().order_by(AuditEntry.node)))
+
+    # -- journal of destructive actions ------------------------------------------------
+
+    def journal_intent(self, node: str, path: str, action: str, *, now: datetime,
+                       details: Mapping[str, Any] | None = None) -> int:
+        with self._write() as s:
+            entry = JournalEntry(node=node, path=storable_path(path), action=action,
+                                 state="intent", created=as_utc(now),
+                                 details=dict(details) if details else None)
+            s.add(entry)
+            s.flush()
+            return entry.id
+
+    def journal_finish(self, entry_id: int, state: str, *, now: datetime) -> None:
+        if state not in ("done", "rolled_back"):
+            raise InventoryError(f"journal: expected state done or rolled_back, found {state!r}")
+        with self._write() as s:
+            entry = s.get(JournalEntry, entry_id)
+            if entry is None:
+                raise InventoryError(f"journal: expected entry {entry_id}, found none")
+            entry.state, entry.finished = state, as_utc(now)
+
+    def pending_intents(self, node: str) -> list[JournalView]:
+        with self._read() as s:
+            rows = s.scalars(select(JournalEntry).where(
+                JournalEntry.node == node, JournalEntry.state == "intent")
+                .order_by(JournalEntry.id))
+            return [JournalView(r.id, r.node, r.path, r.action, r.state, r.created,
+                                r.finished, r.details) for r in rows]
+
+    # -- red-line drills --------------------------------------------------------------
+
+    def record_drill(self, node: str, red_line: str, mechanism: str, outcome: str, *,
+                     now: datetime, policy_revision: str | None = None,
+                     details: Mapping[str, Any] | None = None) -> int:
+        if outcome not in DRILL_OUTCOMES:
+            raise InventoryError(f"drill outcome: expected one of {DRILL_OUTCOMES}, "
+                                 f"found {outcome!r}")
+        with self._write() as s:
+            row = DrillResult(node=node, red_line=red_line, mechanism=mechanism,
+                              outcome=outcome, time=as_utc(now),
+                              policy_revision=policy_revision,
+                              details=dict(details) if details else None)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def latest_drills(self, node: str) -> list[DrillView]:
+        """The most recent drill of each red line of ``node``, by red line."""
+        with self._read() as s:
+            newest = select(DrillResult.red_line, func.max(DrillResult.id).label("id")) \
+                .where(DrillResult.node == node).group_by(DrillResult.red_line).subquery()
+            rows = s.scalars(select(DrillResult).join(newest, DrillResult.id == newest.c.id)
+                             .order_by(DrillResult.red_line))
+            return [DrillView(r.id, r.node, r.red_line, r.mechanism, r.outcome, r.time,
+                              r.policy_revision, r.details) for r in rows]

@@ -21,11 +21,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from scratchwarden.errors import InventoryError, InventoryUnavailable
 
@@ -134,3 +135,41 @@ def _first_line(e: DBAPIError) -> str:
     orig = e.orig if e.orig is not None else e
     lines = str(orig).strip().splitlines()
     return f"{type(orig).__name__}: {lines[0] if lines else 'no detail'}"
+
+
+class Database:
+    """One database's engine and its two kinds of transaction: ``_write`` (with
+    the writer's begin mode: ``BEGIN IMMEDIATE`` on SQLite) and ``_read``. Each
+    public method of a subclass runs in one of them; database errors come out
+    as ``InventoryUnavailable`` (retry later) or ``InventoryError``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**WRITE)
+        self._shown = describe(engine.url)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- sessions -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        with translate_errors(self._shown), Session(self._writer) as s, s.begin():
+            yield s
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        with translate_errors(self._shown), Session(self._engine) as s, s.begin():
+            yield s
+

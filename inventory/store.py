@@ -1,5 +1,8 @@
 """The inventory store: the small typed API the daemon, the CLI and the exporter
-call. It is the only place that opens sessions; callers get frozen views.
+call; callers get frozen views. ``Store`` keeps the assets; what it inherits
+keeps the rest: ``audit.EvidenceLog`` the audit chain, the journal and the
+drill results, ``engine.Database`` the transactions (the only place that opens
+sessions).
 
 Lifecycle of a row (see ``inventory.models`` for why):
 ``record_observation`` creates the live row of a (node, path) or updates it;
@@ -12,31 +15,26 @@ method runs in one transaction; database errors come out as
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, Row, Select, func, select, update
+from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inventory import audit
+from inventory.audit import EvidenceLog
 from inventory.columns import as_utc
-from inventory.engine import WRITE, describe, make_engine, translate_errors
+from inventory.engine import describe, make_engine, translate_errors
 from inventory.migrate import upgrade_to_head
 from inventory.models import (
-    DRILL_OUTCOMES,
     ENCRYPTION_STATES,
     Asset,
     AssetEvent,
-    AuditEntry,
-    DrillResult,
     FindingRow,
     Fingerprint,
-    JournalEntry,
 )
 from inventory.recording import (
     BatchWriter,
@@ -49,14 +47,10 @@ from inventory.recording import (
 )
 from inventory.views import (
     AssetView,
-    AuditHead,
-    DrillView,
     EventView,
     FindingSummary,
-    JournalView,
     KnownFile,
     Location,
-    VerifyResult,
 )
 from scratchwarden.errors import InventoryError
 from scratchwarden.observations import FileObservation, FileStatus
@@ -66,15 +60,10 @@ __all__ = ["Recording", "Store"]
 PAGE = 1000
 
 
-class Store:
+class Store(EvidenceLog):
     """The inventory of one database (SQLite file or PostgreSQL), shared by
     every node that points at it. Thread-safe: each call takes a pooled
     connection and runs one transaction."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._writer = engine.execution_options(**WRITE)
-        self._shown = describe(engine.url)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -91,31 +80,6 @@ class Store:
             engine.dispose()
             raise
         return cls(engine)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
-    # -- sessions -------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Session]:
-        with translate_errors(self._shown), Session(self._writer) as s, s.begin():
-            yield s
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Session]:
-        with translate_errors(self._shown), Session(self._engine) as s, s.begin():
-            yield s
 
     # -- observations -----------------------------------------------------------
 
@@ -291,81 +255,6 @@ class Store:
                              .where(Fingerprint.hmac == hmac.lower())
                              .order_by(Fingerprint.asset_id))
             return [(r[0], r[1]) for r in rows]
-
-    # -- audit chain ------------------------------------------------------------------
-
-    def append_audit(self, node: str, kind: str, subject: str, payload: Mapping[str, Any],
-                     policy_revision: str | None, *, now: datetime | None = None) -> int:
-        """Append to the node's hash chain; returns the entry's seq."""
-        when = now if now is not None else datetime.now(UTC)
-        with self._write() as s:
-            return audit.append(s, node=node, kind=kind, subject=subject, payload=payload,
-                                policy_revision=policy_revision, now=when)
-
-    def verify_audit(self, node: str, *,
-                     expected_head: AuditHead | None = None) -> VerifyResult:
-        with self._read() as s:
-            return audit.verify(s, node, expected_head)
-
-    def audit_nodes(self) -> list[str]:
-        with self._read() as s:
-            return list(s.scalars(select(AuditEntry.node).distinct().order_by(AuditEntry.node)))
-
-    # -- journal of destructive actions ------------------------------------------------
-
-    def journal_intent(self, node: str, path: str, action: str, *, now: datetime,
-                       details: Mapping[str, Any] | None = None) -> int:
-        with self._write() as s:
-            entry = JournalEntry(node=node, path=storable_path(path), action=action,
-                                 state="intent", created=as_utc(now),
-                                 details=dict(details) if details else None)
-            s.add(entry)
-            s.flush()
-            return entry.id
-
-    def journal_finish(self, entry_id: int, state: str, *, now: datetime) -> None:
-        if state not in ("done", "rolled_back"):
-            raise InventoryError(f"journal: expected state done or rolled_back, found {state!r}")
-        with self._write() as s:
-            entry = s.get(JournalEntry, entry_id)
-            if entry is None:
-                raise InventoryError(f"journal: expected entry {entry_id}, found none")
-            entry.state, entry.finished = state, as_utc(now)
-
-    def pending_intents(self, node: str) -> list[JournalView]:
-        with self._read() as s:
-            rows = s.scalars(select(JournalEntry).where(
-                JournalEntry.node == node, JournalEntry.state == "intent")
-                .order_by(JournalEntry.id))
-            return [JournalView(r.id, r.node, r.path, r.action, r.state, r.created,
-                                r.finished, r.details) for r in rows]
-
-    # -- red-line drills --------------------------------------------------------------
-
-    def record_drill(self, node: str, red_line: str, mechanism: str, outcome: str, *,
-                     now: datetime, policy_revision: str | None = None,
-                     details: Mapping[str, Any] | None = None) -> int:
-        if outcome not in DRILL_OUTCOMES:
-            raise InventoryError(f"drill outcome: expected one of {DRILL_OUTCOMES}, "
-                                 f"found {outcome!r}")
-        with self._write() as s:
-            row = DrillResult(node=node, red_line=red_line, mechanism=mechanism,
-                              outcome=outcome, time=as_utc(now),
-                              policy_revision=policy_revision,
-                              details=dict(details) if details else None)
-            s.add(row)
-            s.flush()
-            return row.id
-
-    def latest_drills(self, node: str) -> list[DrillView]:
-        """The most recent drill of each red line of ``node``, by red line."""
-        with self._read() as s:
-            newest = select(DrillResult.red_line, func.max(DrillResult.id).label("id")) \
-                .where(DrillResult.node == node).group_by(DrillResult.red_line).subquery()
-            rows = s.scalars(select(DrillResult).join(newest, DrillResult.id == newest.c.id)
-                             .order_by(DrillResult.red_line))
-            return [DrillView(r.id, r.node, r.red_line, r.mechanism, r.outcome, r.time,
-                              r.policy_revision, r.details) for r in rows]
 
     def count_assets(self, node: str | None = None) -> int:
         with self._read() as s:

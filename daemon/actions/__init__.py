@@ -3,7 +3,7 @@
 Modules: ``enforcer`` (the per-tick loop), ``retention`` / ``encrypt`` /
 ``quarantine`` / ``decrypt`` (one action each, journaled), ``journal``
 (replay of unfinished intents on start), ``sessions`` (when a session ended),
-``preflight`` / ``inuse`` / ``safepath`` (the checks every action passes),
+``preflight`` / ``safepath`` (the checks every action passes),
 ``facts`` (inventory row -> policy facts), ``context`` (shared plumbing).
 See docs/adr/0002-journaled-actions.md for the why.
 """

@@ -1,17 +1,136 @@
 """The checks every destructive action passes before its journal intent is
 written. A failed check is a :class:`Skip` with a stable reason code: nothing
-was changed, and the next tick tries again (``check, skip, retry``)."""
+was changed, and the next tick tries again (``check, skip, retry``).
+
+In use
+------
+
+A file in use is skipped and retried on a later tick, never acted on.
+
+The reference is systemd-tmpfiles' age cleanup (``src/tmpfiles/tmpfiles.c``,
+``dir_cleanup``): it takes ``flock(LOCK_EX|LOCK_NB)`` on every directory it
+descends into and skips the whole subtree when that fails (a program protects
+its directory by holding a BSD lock on it); it opens each file with
+``O_NOFOLLOW|O_NOATIME|O_NONBLOCK``, takes ``flock(LOCK_EX|LOCK_NB)`` and
+skips the file when the lock is held elsewhere, keeping its own lock until the
+unlink is done; it skips sticky-bit files, live sockets and devices.
+
+tmpfiles does not look for open file descriptors; our promise is stronger
+("never while any process holds it open"), so we also scan every
+``/proc/<pid>/fd/*`` (stat follows the magic link to the open file: same
+``st_dev``/``st_ino`` = held open) and ``/proc/<pid>/maps`` (a mapping keeps a
+file in use after its fd is closed). Fail closed: a process whose fd table
+cannot be read (not root, hidepid) makes the answer "unknown", which callers
+treat as "in use".
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
-from daemon.actions.inuse import Locked, lock_nb, locked_dirs, open_holders
 from daemon.actions.safepath import Target
+
+PROC = "/proc"
+
+
+@dataclass
+class Holders:
+    """Processes holding the file open or mapped, and processes we could not
+    inspect (their fd table was unreadable)."""
+
+    pids: list[int] = field(default_factory=list)
+    unreadable: list[int] = field(default_factory=list)
+
+    @property
+    def clear(self) -> bool:
+        return not self.pids and not self.unreadable
+
+
+def open_holders(dev: int, ino: int, *, ignore_fd: int | None = None,
+                 proc: str = PROC) -> Holders:
+    """Every process that has ``(dev, ino)`` open or mapped. ``ignore_fd`` is
+    one of our own fds (the one holding our lock)."""
+    me = os.getpid()
+    found = Holders()
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        skip = ignore_fd if pid == me else None
+        state = _fd_table_holds(f"{proc}/{entry}", dev, ino, skip)
+        if state is None:
+            found.unreadable.append(pid)
+        elif state or _maps_hold(f"{proc}/{entry}/maps", dev, ino):
+            found.pids.append(pid)
+    return found
+
+
+def _fd_table_holds(pid_dir: str, dev: int, ino: int, skip: int | None) -> bool | None:
+    try:
+        fds = os.listdir(f"{pid_dir}/fd")
+    except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+        return False  # the process exited meanwhile
+    except PermissionError:
+        return None
+    for fd in fds:
+        if skip is not None and fd == str(skip):
+            continue
+        try:
+            st = os.stat(f"{pid_dir}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile, or an object without a stat-able target
+        if st.st_ino == ino and st.st_dev == dev:
+            return True
+    return False
+
+
+def _maps_hold(maps: str, dev: int, ino: int) -> bool:
+    want = f"{os.major(dev):02x}:{os.minor(dev):02x}"
+    try:
+        with open(maps, encoding="ascii", errors="replace") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) >= 5 and parts[4] == str(ino) and parts[3] == want:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+class Locked(Exception):
+    """A directory or the file is BSD-locked by someone else (internal signal)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def lock_nb(fd: int, what: str) -> None:
+    """``flock(LOCK_EX|LOCK_NB)``; raise :class:`Locked` if someone else holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as e:
+        raise Locked(what) from e
+
+
+@contextlib.contextmanager
+def locked_dirs(chain: Sequence[int]) -> Iterator[None]:
+    """tmpfiles' directory rule: lock every directory from the root down to the
+    parent, or raise :class:`Locked`. Locks go away when the fds close."""
+    for fd in chain:
+        lock_nb(fd, "directory-locked")
+    try:
+        yield
+    finally:
+        for fd in chain:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
 
 _OPEN_FLAGS = (os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
                | getattr(os, "O_NOATIME", 0) | getattr(os, "O_NOCTTY", 0))

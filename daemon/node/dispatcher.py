@@ -4,7 +4,7 @@ One task per free slot, and two slots per worker: one task running, one
 waiting in the pipe so a worker never idles between tasks, while everything
 else stays in the ``WorkQueue`` where repeated events coalesce. A task holds
 every file that is due, up to ``BATCH_FILES`` files or ``BATCH_BYTES`` bytes
-(``daemon.scan.batching``), so under load a worker scans many small files at
+(``daemon.scan.workers``), so under load a worker scans many small files at
 once; when the workers keep up, a task holds the one file that just became due.
 
 Before a file is sent it is ``lstat``-ed: a gone file is dropped, an unchanged
@@ -33,9 +33,8 @@ from daemon.host.config import NodeConfig, Window
 from daemon.node.contracts import Message, Observed, ScanMetrics
 from daemon.node.status import Counters
 from daemon.node.work_queue import KnownFiles, Pending, WorkQueue
-from daemon.scan.batching import BATCH_BYTES, BATCH_FILES
 from daemon.scan.pipeline import non_regular_reason
-from daemon.scan.workers import submit_scan_batch
+from daemon.scan.workers import BATCH_BYTES, BATCH_FILES, submit_scan_batch
 from scratchwarden.observations import FileObservation, FileStatus
 
 log = logging.getLogger("scratchwarden.daemon")

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from daemon.scan.batching import BATCH_FILES
 from daemon.scan.walk import walk
-from daemon.scan.workers import ContentDedupingSubmitter, ScannerSpec, make_executor
+from daemon.scan.workers import BATCH_FILES, ContentDedupingSubmitter, ScannerSpec, make_executor
 from scratchwarden.observations import FileObservation, FileStatus
 
 T = TypeVar("T")

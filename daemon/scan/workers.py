@@ -3,7 +3,16 @@
 The GIL and Presidio's memory growth under long runs make processes the unit
 of parallelism: each worker builds one ``Scanner`` (NER model loaded once) and
 is recycled after ``max_tasks`` files. Workers are started with ``forkserver``
-so a threaded parent (the daemon) never forks its locks into a child."""
+so a threaded parent (the daemon) never forks its locks into a child.
+
+Several small files go in one task (``submit_scan_batch``): a task costs the
+parent a fixed amount of CPU (pickling, the executor's manager thread, waking
+the worker) however small the file, and an agent's files are mostly small.
+A batch holds up to ``BATCH_FILES`` files or ``BATCH_BYTES`` bytes;
+``Scanner.scan_many`` runs NER once over the text of all of them (shared spaCy
+batches) and gives each file the observation ``scan`` would; a file whose scan
+raises is recorded unscannable and the others go on. Callers only batch what
+is already due, so batching never makes a file wait for others to arrive."""
 
 from __future__ import annotations
 
@@ -23,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from scratchwarden.observations import FileObservation, FileStatus
+
+BATCH_FILES = 16
+BATCH_BYTES = 256 * 1024
 
 _scanner: Any = None
 
@@ -240,7 +252,6 @@ class ContentDedupingSubmitter:
             self._flush_locked()
 
     def _submit_locked(self, path: str, size: int) -> Future[FileObservation]:
-        from daemon.scan.batching import BATCH_BYTES, BATCH_FILES
         from daemon.scan.pipeline import MANY_MAX_FILE_BYTES
 
         if not self.batch_small or size > MANY_MAX_FILE_BYTES:

@@ -21,7 +21,7 @@ from daemon.node.dispatcher import Dispatcher
 from daemon.node.status import Counters
 from daemon.node.work_queue import KnownFiles, Pending, WorkQueue
 from daemon.scan import workers
-from daemon.scan.batching import BATCH_BYTES, BATCH_FILES
+from daemon.scan.workers import BATCH_BYTES, BATCH_FILES
 from scratchwarden.observations import FileObservation, FileStatus
 from tests.daemon.daemon_harness import Posted, one_root
 

@@ -190,8 +190,8 @@ def test_small_files_go_in_one_batch_and_duplicates_still_reuse(tmp_path: Path) 
 
 
 def test_a_full_batch_leaves_without_flush_and_big_files_go_alone(tmp_path: Path) -> None:
-    from daemon.scan.batching import BATCH_FILES
     from daemon.scan.pipeline import MANY_MAX_FILE_BYTES
+    from daemon.scan.workers import BATCH_FILES
 
     state = tmp_path / "state"
     state.mkdir()

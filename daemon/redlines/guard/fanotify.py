@@ -339,6 +339,47 @@ class _Compiled:
     inodes: set[tuple[int, int]] = field(default_factory=set)
 
 
+class ProtectionIndex:
+    """The protections compiled for the answering thread: a regex per pattern
+    and, for a literal path naming a file, its inode (so a hard link or a
+    rename of that file is still protected). A literal directory protects
+    everything beneath it."""
+
+    def __init__(self, protections: Sequence[Protection]) -> None:
+        self.compiled = [self._compile(p) for p in protections]
+
+    @staticmethod
+    def _compile(p: Protection) -> _Compiled:
+        patterns: list[str] = []
+        for pat in p.patterns:
+            norm = os.path.normpath(pat) if not pat.endswith("/**") else pat
+            if not _GLOB_CHARS.search(norm) and os.path.isdir(norm):
+                norm = norm.rstrip("/") + "/**"
+            patterns.append(norm)
+        c = _Compiled(Protection(p.red_line_id, tuple(patterns), p.actions),
+                      [glob_regex(x) for x in patterns])
+        for pat in patterns:
+            if not _GLOB_CHARS.search(pat) and os.path.isfile(pat):
+                st = os.stat(pat)
+                c.inodes.add((st.st_dev, st.st_ino))
+        return c
+
+    def match(self, path: str, fd: int, action: str) -> _Compiled | None:
+        inode: tuple[int, int] | None = None
+        for c in self.compiled:
+            if action not in c.protection.actions:
+                continue
+            if any(r.match(path) for r in c.regexes):
+                return c
+            if c.inodes:
+                if inode is None:
+                    st = os.fstat(fd)
+                    inode = (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else (-1, -1)
+                if inode in c.inodes:
+                    return c
+        return None
+
+
 class Guard:
     """Answer fanotify permission events for the given protections.
 
@@ -378,7 +419,7 @@ class Guard:
         self._reporter: threading.Thread | None = None
         self._reports: queue.Queue[Denial | str | None] = queue.Queue(maxsize=10000)
         self._recent: collections.deque[Denial] = collections.deque(maxlen=1000)
-        self._compiled: list[_Compiled] = []
+        self._index = ProtectionIndex([])
         self._cacheable = False
         self._marks: list[Mark] = []
         self._heartbeat = 0.0
@@ -390,7 +431,7 @@ class Guard:
     def start(self) -> Guard:
         if self._thread is not None:
             raise RuntimeError("guard already started")
-        self._compiled = [self._compile(p) for p in self._protections]
+        self._index = ProtectionIndex(self._protections)
         try:
             self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
             self._place_marks()
@@ -449,22 +490,6 @@ class Guard:
         return list(self._recent)
 
     # -- setup --
-    @staticmethod
-    def _compile(p: Protection) -> _Compiled:
-        patterns: list[str] = []
-        for pat in p.patterns:
-            norm = os.path.normpath(pat) if not pat.endswith("/**") else pat
-            if not _GLOB_CHARS.search(norm) and os.path.isdir(norm):
-                norm = norm.rstrip("/") + "/**"
-            patterns.append(norm)
-        c = _Compiled(Protection(p.red_line_id, tuple(patterns), p.actions),
-                      [glob_regex(x) for x in patterns])
-        for pat in patterns:
-            if not _GLOB_CHARS.search(pat) and os.path.isfile(pat):
-                st = os.stat(pat)
-                c.inodes.add((st.st_dev, st.st_ino))
-        return c
-
     @property
     def _fds(self) -> list[int]:
         return [fd for fd in (self._precise, self._broad) if fd >= 0]
@@ -477,7 +502,7 @@ class Guard:
 
     def _place_marks(self) -> None:
         wanted: dict[tuple[str, str], int] = {}
-        for c in self._compiled:
+        for c in self._index.compiled:
             for pat in c.protection.patterns:
                 for m in plan_marks(pat, c.protection.mask):
                     key = (m.kind, m.path)
@@ -564,11 +589,12 @@ class Guard:
             return True, None
         action = _action(mask)
         path = os.readlink(f"/proc/self/fd/{fd}")
-        c = self._match(path, fd, action)
+        c = self._index.match(path, fd, action)
         if c is None:
             self.stats.unprotected += 1
             # cache only what no protection covers for any action
-            self._cacheable = all(self._match(path, fd, a) is None for a in ("open", "exec"))
+            self._cacheable = all(self._index.match(path, fd, a) is None
+                                  for a in ("open", "exec"))
             return True, None
         ident = identify(pid)
         rid = c.protection.red_line_id
@@ -590,21 +616,6 @@ class Guard:
             self.stats.errors += 1
             self._note(f"fanotify guard: decide raised {type(e).__name__}; denied")
             return False
-
-    def _match(self, path: str, fd: int, action: str) -> _Compiled | None:
-        inode: tuple[int, int] | None = None
-        for c in self._compiled:
-            if action not in c.protection.actions:
-                continue
-            if any(r.match(path) for r in c.regexes):
-                return c
-            if c.inodes:
-                if inode is None:
-                    st = os.fstat(fd)
-                    inode = (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else (-1, -1)
-                if inode in c.inodes:
-                    return c
-        return None
 
     def _respond(self, group: int, fd: int, allow: bool) -> None:
         response = FAN_ALLOW if allow else FAN_DENY
