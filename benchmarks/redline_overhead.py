@@ -58,7 +58,7 @@ start-up in ms and the ratio a 60 s session would see (start-up CPU spread
 over 60 s of the session's own measured ratio), labelled as derived.
 
 Usage: sudo .venv/bin/python benchmarks/redline_overhead.py [--files 100000] [--reps 9]
-       [--on-disk] [--compare /work/wt-base]   # --compare: also the other tree's
+       [--on-disk] [--compare BASE_TREE]   # --compare: also the other tree's
                                                # launcher and guard, same rounds
 """
 

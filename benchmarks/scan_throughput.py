@@ -9,7 +9,7 @@ other sessions (the same document extracted again). Then, in this one run:
 1. naive Presidio: ``AnalyzerEngine`` with Presidio's default recognizers and
    default NLP config with the same model, one ``analyze()`` per file (texts
    over spaCy's 1,000,000-char limit cut naively at 999,999 chars), in one
-   child process. Naive Presidio is quadratic on big files (FIELD-NOTES: 1 MB
+   child process. Naive Presidio is quadratic on big files (docs/facts.md: 1 MB
    takes ~10 min), so it gets a TIME BUDGET over files <= NAIVE_MAX_FILE in a
    seeded random order; the files it finished are the "paired" set.
 2. scratchwarden: the scan pipeline in worker processes on all cores

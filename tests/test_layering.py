@@ -125,3 +125,16 @@ def test_the_check_sees_wrong_way_imports() -> None:
     assert check("daemon.platform.files", {"daemon.node.status"})    # primitive -> runtime
     assert check("daemon.node.intake", {"daemon.cli.main"})          # nothing imports the CLI
     assert not check("daemon.node.recorder", {"inventory.store", "scratchwarden.errors"})
+
+
+def test_no_class_is_over_300_lines_and_no_folder_over_15_modules() -> None:
+    long = []
+    for path in sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None \
+                    and node.end_lineno - node.lineno + 1 > 300:
+                long.append(f"{module_name(path)}.{node.name}")
+    assert long == []
+    crowded = {str(d.relative_to(REPO)): n for d in {p.parent for p in sources()}
+               if (n := len(list(d.glob("*.py")))) > 15}
+    assert crowded == {}

@@ -1,5 +1,5 @@
 """Watching root trees with watchdog (inotify), guarded against its known
-failure modes (FIELD-NOTES):
+failure modes (docs/facts.md):
 
 - a handler that raises kills watchdog's dispatcher thread: ours never raises;
 - an inotify queue overflow reaches no handler, only a warning on watchdog's

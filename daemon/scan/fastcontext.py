@@ -2,7 +2,7 @@
 
 Presidio's ``LemmaContextAwareEnhancer`` does the same thing but finds each
 result's token by walking the whole token list (results x tokens: the
-quadratic cost in FIELD-NOTES) and needs a spaCy ``Doc``. This one looks only
+quadratic cost of docs/facts.md) and needs a spaCy ``Doc``. This one looks only
 at the ``WINDOW_CHARS`` characters before a result: O(results x window).
 
 Same rule as Presidio's enhancer (its defaults): the "surrounding words" are

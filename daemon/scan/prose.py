@@ -1,6 +1,6 @@
 """Where in a text NER is worth running.
 
-spaCy NER costs ~20 us per character here (FIELD-NOTES) and only ever finds
+spaCy NER is the costliest step of a scan (docs/facts.md) and only ever finds
 names, places, groups and dates written the way people write them: a
 capitalised word. Text without one (base64, hex dumps, most log lines, numeric
 CSV columns, code in lower case) cannot give NER anything it is asked for, so

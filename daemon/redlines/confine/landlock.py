@@ -2,7 +2,7 @@
 dir", "deny connect to these ports" and "deny exec of these binaries".
 
 Why our own binding: the PyPI one reads errno without checking return values,
-leaks the ruleset fd and knows nothing past ABI 3 (see shared/FIELD-NOTES.md).
+leaks the ruleset fd and knows nothing past ABI 3 (docs/facts.md).
 Here every syscall result is checked, every fd is closed, and each access right
 is tied to the ABI that introduced it (constants from the kernel's
 ``include/uapi/linux/landlock.h``; syscalls 444/445/446 are the unified numbers
