@@ -21,8 +21,8 @@ class Finding(NamedTuple):
     of the unit named by ``locator`` (``None``: the file's own decoded text).
 
     A named tuple, not a frozen dataclass: immutable and compared by value
-    the same way, but a worker builds tens of thousands per corpus and the
-    parent unpickles them all (built in ~0.3 us instead of ~2 us)."""
+    the same way, but much cheaper to build and to unpickle, and a worker
+    builds tens of thousands per corpus that the parent unpickles (ADR 0006)."""
 
     entity_type: str
     start: int
@@ -34,9 +34,8 @@ class Finding(NamedTuple):
 
     def __reduce_ex__(self, protocol: object) -> tuple[type[Finding], tuple[object, ...]]:
         # a plain constructor call, asked for directly: the named tuple's own
-        # pickling goes through copyreg and ``__getnewargs__`` (26,000
-        # findings: dumped in 0.023 s instead of 0.044, loaded in 0.017 s
-        # instead of 0.026; the frozen dataclass took 0.026 and 0.070)
+        # pickling goes through copyreg and ``__getnewargs__``, about twice
+        # the cost per finding (ADR 0006's log has the figures)
         return (Finding, tuple(self))
 
 

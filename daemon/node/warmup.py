@@ -1,11 +1,11 @@
 """Warming the scan workers before the daemon reports READY.
 
-Building a worker's Scanner loads the NER model (~2 s), but its first scan
-still pays ~0.5 s of lazy set-up (recognizers, the e-mail recognizer's suffix
-list, extractor imports). In the daemon every file that became due meanwhile
-waited behind it: the first files after a start had 0.3-0.6 s of latency,
-the p99 of a 50 files/s minute. So each worker scans small synthetic samples
-(no real person's data) once before the daemon is READY.
+Building a worker's Scanner loads the NER model, but its first scan still
+pays for lazy set-up (recognizers, the e-mail recognizer's suffix list,
+extractor imports), and in the daemon every file that became due meanwhile
+waited behind it: the first files after a start set the latency's 99th
+percentile (ADR 0007). So each worker scans small synthetic samples (no real
+person's data) once before the daemon is READY.
 """
 
 from __future__ import annotations

@@ -47,10 +47,8 @@ def largest_first(items: list[T], key: Callable[[T], int]) -> list[T]:
     """Submission order for worker pools: biggest first (stable for equal sizes).
     Scan time grows with size, so a big file submitted last would keep one
     worker busy while the others idle; biggest-first is the classic bound on
-    that tail (LPT scheduling). Measured on 80 files <= 256 KB of the
-    throughput benchmark's corpus, 2 workers, two rounds: the workers' CPU is
-    unchanged (10.3-11.3 s), the wall clock 5.3-5.9 s instead of 6.2-6.4 s
-    (CPU / wall 1.94 instead of 1.70)."""
+    that tail (LPT scheduling): the same CPU, a shorter wall clock
+    (ADR 0003)."""
     return sorted(items, key=key, reverse=True)
 
 

@@ -527,8 +527,7 @@ def _add_path_rule(ruleset_fd: int, path: str, access: int, handled: int) -> boo
 def _add_port_rules(ruleset_fd: int, groups: list[tuple[int, list[int]]]) -> None:
     """Add one rule per port of each (rights, ports) group. A deny-list red
     line ("never 5432") becomes ~65k allow rules, so the ctypes arguments are
-    built once and only the port changes per call (~1 us each, about half of
-    it in the kernel)."""
+    built once and only the port changes per call."""
     attr = _NetPortAttr(0, 0)
     args = (ctypes.c_long(SYS_LANDLOCK_ADD_RULE), ctypes.c_int(ruleset_fd),
             ctypes.c_int(LANDLOCK_RULE_NET_PORT), ctypes.byref(attr), ctypes.c_uint32(0))

@@ -3,8 +3,8 @@
 Why: a Landlock ruleset that handles ``LANDLOCK_ACCESS_FS_TRUNCATE`` makes the
 kernel walk from *every* opened file up to ``/`` (it records at open whether the
 fd may be truncated). For an open-heavy command that walk is most of the
-sandbox's cost: ``benchmarks/landlock_walk.py`` measured ``grep -r`` +27-34%
-with it and within noise of plain without it (ADR 0008). Write opens do not
+sandbox's cost (``benchmarks/landlock_walk.py``; figures in ADR 0008's log,
+``docs/perf/2026-11-30-redline-overhead.md``). Write opens do not
 need it (WRITE_FILE already confines them to the write roots), so what
 TRUNCATE adds is exactly three things, each covered here instead:
 
@@ -33,8 +33,8 @@ scoping) signal it. It runs in its own session with stdio on /dev/null and
 exits when the last task using the filter is gone (the listener reports
 POLLHUP). If it dies, truncate(2) fails with ENOSYS: closed, not open. On
 Linux 6.6+ the caller hands its CPU to the supervisor for the round trip
-(``SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP``): ~55-65 us per truncate(2) here,
-against ~6 us under Landlock, which is the price of cheap opens. The
+(``SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP``); a truncate(2) by path still costs
+several times what it costs under Landlock: the price of cheap opens. The
 listener fd never reaches the agent (it could answer its own notifications).
 
 Chosen per policy (``truncate_check: supervisor`` on the red lines that deny
