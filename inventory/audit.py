@@ -52,7 +52,11 @@ def canonical_json(value: Any) -> str:
 
 def normalise_payload(payload: Any) -> dict[str, Any]:
     """The payload as it will read back from the database (tuples become lists),
-    so the hash computed now is the hash recomputed later."""
+    so the hash computed now is the hash recomputed later.
+
+    Raises:
+        InventoryError: not a JSON object of plain values.
+    """
     try:
         value = json.loads(canonical_json(payload))
     except (TypeError, ValueError) as e:
@@ -149,7 +153,12 @@ class EvidenceLog(Database):
 
     def append_audit(self, node: str, kind: str, subject: str, payload: Mapping[str, Any],
                      policy_revision: str | None, *, now: datetime | None = None) -> int:
-        """Append to the node's hash chain; returns the entry's seq."""
+        """Append to the node's hash chain; returns the entry's seq.
+
+        Raises:
+            InventoryUnavailable: the database is down; nothing was appended.
+            InventoryError: the payload is not a JSON object of plain values.
+        """
         when = now if now is not None else datetime.now(UTC)
         with self._write() as s:
             return append(s, node=node, kind=kind, subject=subject, payload=payload,
@@ -177,6 +186,12 @@ class EvidenceLog(Database):
             return entry.id
 
     def journal_finish(self, entry_id: int, state: str, *, now: datetime) -> None:
+        """Close journal entry ``entry_id`` as ``done`` or ``rolled_back``.
+
+        Raises:
+            InventoryError: another state, or no such entry.
+            InventoryUnavailable: the database is down.
+        """
         if state not in ("done", "rolled_back"):
             raise InventoryError(f"journal: expected state done or rolled_back, found {state!r}")
         with self._write() as s:
@@ -198,6 +213,12 @@ class EvidenceLog(Database):
     def record_drill(self, node: str, red_line: str, mechanism: str, outcome: str, *,
                      now: datetime, policy_revision: str | None = None,
                      details: Mapping[str, Any] | None = None) -> int:
+        """Record one red line's drill result; returns its id.
+
+        Raises:
+            InventoryError: an unknown outcome.
+            InventoryUnavailable: the database is down.
+        """
         if outcome not in DRILL_OUTCOMES:
             raise InventoryError(f"drill outcome: expected one of {DRILL_OUTCOMES}, "
                                  f"found {outcome!r}")

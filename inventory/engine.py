@@ -36,6 +36,11 @@ WRITE = {"sw_begin": "IMMEDIATE"}  # execution options of a write transaction
 
 
 def parse_url(url: str) -> URL:
+    """The SQLAlchemy URL of an inventory.
+
+    Raises:
+        InventoryError: not a SQLite or PostgreSQL URL.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as e:
@@ -80,7 +85,11 @@ def _sqlite_engine(url: URL) -> Engine:
 
 def create_private_file(path: str, shown: str) -> None:
     """Create the database file 0600 (or tighten an existing one) before SQLite
-    opens it with the process umask."""
+    opens it with the process umask.
+
+    Raises:
+        InventoryUnavailable: the file cannot be created or opened.
+    """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as e:
@@ -115,7 +124,12 @@ def _sqlite_on_begin(conn: Any) -> None:
 def translate_errors(shown: str) -> Iterator[None]:
     """Wrap database errors where they enter. The message names the database
     (no password) and the driver's first line; SQL parameters are hidden by the
-    engine (``hide_parameters``), so no file content can leak through here."""
+    engine (``hide_parameters``), so no file content can leak through here.
+
+    Raises:
+        InventoryUnavailable: the database is down or the connection was lost.
+        InventoryError: the database refused the operation.
+    """
     try:
         yield
     except OperationalError as e:

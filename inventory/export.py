@@ -44,7 +44,12 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def export(store: Store, fmt: Format, out: TextIO, node: str | None = None, *,
            include_deleted: bool = True, bom: bool = True) -> int:
-    """Write every asset (of ``node``, or all) to ``out``; returns the row count."""
+    """Write every asset (of ``node``, or all) to ``out``; returns the row count.
+
+    Raises:
+        InventoryError: an unknown format.
+        InventoryUnavailable: the database is down.
+    """
     assets = store.iter_assets(node, include_deleted=include_deleted, locations=False)
     if fmt == "csv":
         return _write_csv(assets, out, bom)

@@ -67,7 +67,12 @@ class Store(EvidenceLog):
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Connect and bring the schema to the newest revision."""
+        """Connect and bring the schema to the newest revision.
+
+        Raises:
+            InventoryError: a bad URL, or a schema this version does not know.
+            InventoryUnavailable: the database cannot be reached.
+        """
         engine = make_engine(url)
         try:
             with translate_errors(describe(engine.url)):
@@ -87,7 +92,12 @@ class Store(EvidenceLog):
                            now: datetime, labels: Mapping[str, str] | None = None,
                            owner: str | None = None, session: str | None = None,
                            sensitivity: str | None = None) -> int:
-        """Upsert the live row of ``obs.path``; returns the asset id."""
+        """Upsert the live row of ``obs.path``; returns the asset id.
+
+        Raises:
+            InventoryUnavailable: the database is down; nothing was written.
+            InventoryError: the observation was refused (e.g. a malformed finding).
+        """
         rec = Recording(obs, root, labels, owner, session, sensitivity)
         return self.record_many(node, [rec], now=now)[0]
 
@@ -96,7 +106,12 @@ class Store(EvidenceLog):
         """Record a burst of observations in ONE transaction; asset ids in order.
         On PostgreSQL two writers may race to create the same path (the daemon
         and a CLI rescan): the loser's unique violation is retried once, and
-        then finds the winner's row."""
+        then finds the winner's row.
+
+        Raises:
+            InventoryUnavailable: the database is down; nothing of the batch was written.
+            InventoryError: the batch was refused (e.g. a malformed finding).
+        """
         when, batch = as_utc(now), list(recordings)
         for attempt in (1, 2):
             try:
@@ -128,7 +143,11 @@ class Store(EvidenceLog):
 
     def mark_deleted(self, node: str, path: str, *, now: datetime,
                      reason: str) -> int | None:
-        """End the live row of ``path`` (kept, status deleted); its id, or None."""
+        """End the live row of ``path`` (kept, status deleted); its id, or None.
+
+        Raises:
+            InventoryUnavailable: the database is down; nothing was written.
+        """
         with self._write() as s:
             asset = live_row(s, node, path)
             if asset is None:
@@ -142,7 +161,11 @@ class Store(EvidenceLog):
         """Move the live row of ``old`` to ``new`` (same asset: first_seen,
         findings, deadline and encryption state follow). A live row already at
         ``new`` was overwritten by the rename and is ended. None if ``old`` is
-        unknown (the caller then scans ``new`` as a new file)."""
+        unknown (the caller then scans ``new`` as a new file).
+
+        Raises:
+            InventoryUnavailable: the database is down; nothing was written.
+        """
         when = as_utc(now)
         with self._write() as s:
             asset = live_row(s, node, old)
@@ -181,6 +204,12 @@ class Store(EvidenceLog):
 
     def set_encryption_state(self, node: str, path: str, state: str, *, now: datetime,
                              kek_id: str | None = None) -> int | None:
+        """Set the live row's encryption state (and KEK id); an event records it.
+
+        Raises:
+            InventoryError: an unknown state.
+            InventoryUnavailable: the database is down.
+        """
         if state not in ENCRYPTION_STATES:
             raise InventoryError(f"encryption state: expected one of {ENCRYPTION_STATES}, "
                                  f"found {state!r}")

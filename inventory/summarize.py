@@ -64,6 +64,11 @@ def fingerprints(findings: Iterable[Finding]) -> dict[tuple[str, str], int]:
 
 
 def check_fingerprint(entity_type: str, fingerprint: str) -> str:
+    """``value`` if it is a keyed HMAC fingerprint (64 hex characters).
+
+    Raises:
+        InventoryError: anything else (never echoed: it could be a value).
+    """
     value = fingerprint.lower()
     if not _HEX64.fullmatch(value):
         # Never echo the string: it might be the very value we must not store.
@@ -74,6 +79,11 @@ def check_fingerprint(entity_type: str, fingerprint: str) -> str:
 
 
 def check_entity_type(entity_type: str) -> str:
+    """``value`` if it is an entity type name.
+
+    Raises:
+        InventoryError: anything else (never echoed).
+    """
     if not _ENTITY.fullmatch(entity_type):
         raise InventoryError(f"finding: expected an entity type of letters, digits and _ (at most "
                              f"{MAX_ENTITY_TYPE}), found {len(entity_type)} characters that "

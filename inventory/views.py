@@ -125,6 +125,11 @@ class VerifyResult:
     problem: str | None = None
 
     def raise_for_failure(self) -> None:
+        """Nothing if the chain verified.
+
+        Raises:
+            AuditError: it does not verify (the first bad seq and why).
+        """
         if not self.ok:
             raise AuditError(f"audit chain of node {self.node!r} does not verify at seq "
                              f"{self.first_bad_seq}: {self.problem}")

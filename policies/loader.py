@@ -113,7 +113,11 @@ def load_policy(directory: str | Path, *, with_revision: bool = True) -> LoadedP
 
     ``with_revision=False`` (a launcher that records nothing) skips git and
     lint: the revision then carries the content hash only (commit and dirty
-    flag None, as outside git)."""
+    flag None, as outside git).
+
+    Raises:
+        PolicyErrors: every problem found, each with file:line.
+    """
     loaded, errors, _ = check(directory, with_revision=with_revision)
     if errors or loaded is None:
         raise PolicyErrors(errors or [PolicyError("no policy loaded", file=str(directory))])

@@ -165,7 +165,11 @@ class CaseResult:
 
 def run_policy_tests(directory: str | Path) -> list[CaseResult]:
     """Load the policy in ``directory`` and run every test file next to it.
-    Raises ``PolicyErrors`` if the policy or a test file is invalid."""
+    Raises ``PolicyErrors`` if the policy or a test file is invalid.
+
+    Raises:
+        PolicyErrors: the policy or a test file is invalid (file:line).
+    """
     loaded = load_policy(directory)
     _, test_files = split_files(directory)
     parsed: list[tuple[str, TestFile, LineMap]] = []

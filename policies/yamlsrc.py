@@ -276,7 +276,11 @@ def validate(
 ) -> ModelT:
     """``model.model_validate(data)``, raising ``error`` with file:line instead of
     a ValidationError. With several problems the first one's file:line leads and
-    the message lists every one (``PolicyErrors`` for policy files)."""
+    the message lists every one (``PolicyErrors`` for policy files).
+
+    Raises:
+        PolicyErrors: (or ``error``'s class) every validation problem with file:line.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as e:

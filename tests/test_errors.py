@@ -79,3 +79,42 @@ def test_no_other_module_subclasses_the_tree() -> None:
                     if bases & names:
                         offenders.append(f"{path.relative_to(REPO)}: {node.name}")
     assert offenders == []
+
+
+def test_a_public_function_that_raises_the_tree_says_so() -> None:
+    """``Raises:`` on public APIs: a public function or method that raises an
+    error of the tree itself names it in a ``Raises:`` section (click
+    commands are exempt: their docstring is the command's help)."""
+    names = set(class_tree()) | {"ScratchwardenError"}
+    missing = []
+    for package in ("daemon", "inventory", "policies", "scratchwarden"):
+        for path in (REPO / package).rglob("*.py"):
+            if "cli" in path.relative_to(REPO).parts or "migrations" in path.parts:
+                continue
+            missing += _undocumented_raises(path, names)
+    assert missing == []
+
+
+def _undocumented_raises(path: Path, names: set[str]) -> list[str]:
+    out = []
+
+    def visit(node: ast.AST, owner: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, child.name)
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                public = not child.name.startswith("_") and not (owner or "").startswith("_")
+                raised = {_raised_name(n) for n in ast.walk(child) if isinstance(n, ast.Raise)}
+                if public and raised & names and \
+                        "Raises:" not in (ast.get_docstring(child) or ""):
+                    out.append(f"{path.relative_to(REPO)}:{child.lineno} {child.name}")
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), None)
+    return out
+
+
+def _raised_name(node: ast.Raise) -> str:
+    exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+    if isinstance(exc, ast.Name):
+        return exc.id
+    return exc.attr if isinstance(exc, ast.Attribute) else ""

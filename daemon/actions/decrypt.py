@@ -38,6 +38,12 @@ def operator_name() -> str:
 
 def decrypt_for_operator(ctx: ActionContext, path: str, *, out: str | None, operator: str,
                          now: datetime) -> Path:
+    """Decrypt ``path`` for an operator and record it in the audit chain.
+
+    Raises:
+        KeyMaterialError: no keyring was given.
+        CiphertextError: the file does not verify (left as it is).
+    """
     if ctx.keyring is None:
         raise KeyMaterialError("decrypt: expected a keyring, found none")
     usage = kek_usage(files=[path])

@@ -43,7 +43,11 @@ STEPS = ("journaled", "crypto:tmp-created", "crypto:tmp-written", "crypto:tmp-sy
 def encrypt_at(target: Target, keyring: Keyring, ctx: ActionContext) -> None:
     """daemon.crypto's encryption relative to our safely opened directory fd.
     (``encrypt_file`` takes a path and re-opens the directory by name; it has
-    no public dir-fd entry point yet.)"""
+    no public dir-fd entry point yet.)
+
+    Raises:
+        FileError: reading or writing failed (``io-error``), or the file changed meanwhile.
+    """
     try:
         _encrypt_in(target.dir_fd, target.name, target.name + SUFFIX, keyring,
                     DEFAULT_CHUNK_SIZE, lambda step: ctx.hook(f"crypto:{step}"))

@@ -99,6 +99,11 @@ class Quarantine:
                      0o600)
 
     def read_meta(self, qid: str) -> dict[str, Any]:
+        """The sidecar metadata of entry ``qid``.
+
+        Raises:
+            QuarantineError: the sidecar is missing, not JSON, or not an object.
+        """
         try:
             value = json.loads(self.meta_path(qid).read_bytes())
         except FileNotFoundError as e:
@@ -143,7 +148,12 @@ def sha256_fd(fd: int) -> str:
 
 def move_out(ctx: ActionContext, target: Target, fd: int, st: os.stat_result, q_fd: int,
              data: str) -> str:
-    """Move the checked file into the quarantine; ``moved`` or ``copied``."""
+    """Move the checked file into the quarantine; ``moved`` or ``copied``.
+
+    Raises:
+        FileError: the file changed while it was being copied (``changed-during-quarantine``); the
+            copy is removed.
+    """
     try:
         rename_noreplace(target.dir_fd, target.name, q_fd, data)
         ctx.hook("moved")
@@ -261,7 +271,12 @@ def _remove_leftover_source(q: Quarantine, qid: str, path: str, details: dict[st
 def restore(ctx: ActionContext, q: Quarantine, qid: str, *, to: str | None = None,
             now: datetime) -> str:
     """Put a quarantined file back at its original path (or ``to``), never
-    overwriting anything and never through a symlink. Returns the path."""
+    overwriting anything and never through a symlink. Returns the path.
+
+    Raises:
+        QuarantineError: the entry or its data is missing, the destination exists or is not a
+            normalised absolute path, or the move failed (the journal says what was left).
+    """
     meta = q.read_meta(qid)
     if not q.has_data(qid):
         raise QuarantineError(f"quarantine entry {qid!r}: expected its data file, found none")

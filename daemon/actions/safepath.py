@@ -56,7 +56,11 @@ class Target:
 
 def check_inside(root_dir: str, path: str) -> None:
     """Raise ``UnsafePath`` unless ``path`` is a normalised absolute path
-    strictly below ``root_dir`` (textually and after resolving the root)."""
+    strictly below ``root_dir`` (textually and after resolving the root).
+
+    Raises:
+        UnsafePath: ``not-normalised`` or ``outside-root``.
+    """
     if not path.startswith("/") or posixpath.normpath(path) != path or "\x00" in path:
         raise UnsafePath("not-normalised", f"expected a normalised absolute path, found {path!r}")
     prefix = root_dir.rstrip("/") + "/"

@@ -53,6 +53,11 @@ def wrap_data_key(kek_id: str, kek: bytes, data_key: bytes, hhash: bytes) -> Key
 
 
 def unwrap_data_key(slot: KeySlot, kek: bytes, hhash: bytes) -> bytes:
+    """The data key of ``slot``, unwrapped with ``kek``.
+
+    Raises:
+        CiphertextError: the slot does not authenticate under ``kek`` (``key-slot-auth-failed``).
+    """
     try:
         return AESGCM(kek).decrypt(slot.nonce, slot.wrapped, _slot_aad(hhash, slot.kek_id))
     except InvalidTag as e:
@@ -82,6 +87,12 @@ class ChunkCipher:
         return self._aead.encrypt(nonce, plaintext, aad)
 
     def open(self, index: int, ciphertext: bytes) -> bytes:
+        """The plaintext of chunk ``index``.
+
+        Raises:
+            CiphertextError: the chunk does not authenticate (``chunk-auth-failed``): altered,
+                reordered or truncated.
+        """
         nonce, aad = self._nonce_aad(index)
         try:
             return self._aead.decrypt(nonce, ciphertext, aad)

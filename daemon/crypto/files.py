@@ -79,7 +79,11 @@ def _identity(st: os.stat_result) -> tuple[int, ...]:
 def open_regular(dir_fd: int, name: str, *, single_link: bool) -> tuple[int, os.stat_result]:
     """Open ``name`` in ``dir_fd`` read-only without following a symlink, and
     refuse anything but a regular file (and, for files we will replace, a file
-    with other hard links)."""
+    with other hard links).
+
+    Raises:
+        UnsafePath: a symlink, not a regular file, or hard-linked when ``single_link``.
+    """
     try:
         fd = os.open(name, _READ_FLAGS | getattr(os, "O_NOATIME", 0), dir_fd=dir_fd)
     except PermissionError:
@@ -100,6 +104,11 @@ def open_regular(dir_fd: int, name: str, *, single_link: bool) -> tuple[int, os.
 
 
 def check_unchanged(fd: int, dir_fd: int, name: str, before: os.stat_result) -> None:
+    """Whether the open file is still the one ``before`` describes.
+
+    Raises:
+        FileError: its size, mtime, inode or links changed (``changed-during-encryption``).
+    """
     now = os.fstat(fd)
     try:
         named = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -163,7 +172,13 @@ def _write_encrypted(src: int, dst: int, st: os.stat_result, keyring: Keyring,
 def encrypt_file(path: str | os.PathLike[str], keyring: Keyring, *,
                  chunk_size: int = DEFAULT_CHUNK_SIZE, hooks: Hook | None = None) -> Path:
     """Encrypt ``path`` to ``path.swenc`` under the keyring's active KEK and
-    remove the plaintext once the ciphertext is durable. Returns the new path."""
+    remove the plaintext once the ciphertext is durable. Returns the new path.
+
+    Raises:
+        FileError: the name already ends in the suffix, would be too long, the file changed
+            meanwhile, the target appeared, or I/O failed (the original is untouched).
+        UnsafePath: a symlink, a special or a hard-linked file.
+    """
     if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk_size must be {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE}")
     src = Path(path)
@@ -240,7 +255,12 @@ def iter_plaintext(fd: int, keyring: Keyring) -> Iterator[bytes]:
     """Yield the authenticated plaintext of an open encrypted file, chunk by
     chunk. Raises ``CiphertextError`` on any mismatch, including truncation and
     trailing bytes (checked up front from the authenticated header size, and
-    again at the end)."""
+    again at the end).
+
+    Raises:
+        CiphertextError: a chunk does not authenticate, the file is cut short or has trailing bytes.
+        KeyMaterialError: no KEK of the keyring opens a key slot.
+    """
     env = read_envelope(fd)
     data_key, _ = unlock(env, keyring)
     header = env.header
@@ -269,7 +289,13 @@ def decrypt_file(path: str | os.PathLike[str], keyring: Keyring,
 
     Without ``out_path``: restore in place, ``x.swenc`` -> ``x``, removing the
     ciphertext once the plaintext is durable. With ``out_path``: write there and
-    keep the ciphertext. Never overwrites an existing file."""
+    keep the ciphertext. Never overwrites an existing file.
+
+    Raises:
+        FileError: the name does not end in the suffix, the target exists, or I/O failed.
+        CiphertextError: the file does not verify (nothing is written).
+        KeyMaterialError: no KEK of the keyring opens it.
+    """
     src = Path(path)
     if out_path is None:
         if not src.name.endswith(SUFFIX) or src.name == SUFFIX:

@@ -75,6 +75,11 @@ class Keyring:
         return self.active_id, self.keys[self.active_id]
 
     def get(self, kek_id: str) -> bytes:
+        """The KEK ``kek_id``.
+
+        Raises:
+            KeyMaterialError: the keyring does not hold it (retired, or another keyring).
+        """
         try:
             return self.keys[kek_id]
         except KeyError:
@@ -83,11 +88,21 @@ class Keyring:
                 "retired or the wrong keyring is loaded") from None
 
     def with_active(self, kek_id: str, key: bytes) -> Keyring:
+        """A keyring with ``key`` added as ``kek_id`` and made active.
+
+        Raises:
+            KeyMaterialError: ``kek_id`` is already in the keyring.
+        """
         if kek_id in self.keys:
             raise KeyMaterialError(f"KEK id {kek_id!r} already exists in the keyring")
         return Keyring(kek_id, {**self.keys, kek_id: key})
 
     def without(self, kek_id: str) -> Keyring:
+        """A keyring without ``kek_id``.
+
+        Raises:
+            KeyMaterialError: ``kek_id`` is the active KEK (rotate first) or not held.
+        """
         if kek_id == self.active_id:
             raise KeyMaterialError(f"KEK {kek_id!r} is active; rotate before retiring it")
         self.get(kek_id)
@@ -95,6 +110,11 @@ class Keyring:
 
 
 def check_kek_id(kek_id: str) -> str:
+    """``kek_id`` if it is a valid KEK id.
+
+    Raises:
+        KeyMaterialError: it is not 1-32 characters of ``[A-Za-z0-9._-]`` starting with a letter.
+    """
     if not _ID_RE.match(kek_id):
         raise KeyMaterialError(f"KEK id {kek_id!r}: expected 1-32 characters of "
                                "[A-Za-z0-9._-] starting with a letter or digit")
@@ -167,7 +187,11 @@ def _decode_key(text: str, where: str) -> bytes:
 
 
 def parse_keyring_text(text: str, source: str) -> Keyring:
-    """Parse the keyring file format (see module docstring)."""
+    """Parse the keyring file format (see module docstring).
+
+    Raises:
+        KeyMaterialError: the text is not a version 1 keyring (the message names the line).
+    """
     version, active, keys = None, None, {}
     for lineno, line in enumerate(text.splitlines(), 1):
         where = f"{source}:{lineno}"
@@ -209,7 +233,11 @@ def _load_dir(path: Path) -> Keyring:
 
 
 def load_keyring(path: str | os.PathLike[str]) -> Keyring:
-    """Load a keyring from a keyring file or a key directory."""
+    """Load a keyring from a keyring file or a key directory.
+
+    Raises:
+        KeyMaterialError: not found, unsafe permissions, or malformed.
+    """
     p = Path(path)
     try:
         is_dir = stat.S_ISDIR(os.lstat(p).st_mode)
@@ -222,7 +250,12 @@ def load_keyring(path: str | os.PathLike[str]) -> Keyring:
 
 def load_credential(name: str, environ: Mapping[str, str] | None = None) -> Keyring:
     """Load the keyring from a systemd credential (``LoadCredential=`` /
-    ``LoadCredentialEncrypted=``), i.e. ``$CREDENTIALS_DIRECTORY/<name>``."""
+    ``LoadCredentialEncrypted=``), i.e. ``$CREDENTIALS_DIRECTORY/<name>``.
+
+    Raises:
+        KeyMaterialError: not running under systemd with the credential, a bad name, or a malformed
+            keyring.
+    """
     env = os.environ if environ is None else environ
     cred_dir = env.get("CREDENTIALS_DIRECTORY")
     if not cred_dir:
@@ -266,7 +299,11 @@ def save_keyring(path: str | os.PathLike[str], keyring: Keyring) -> None:
 def generate_keyring(path: str | os.PathLike[str], *, directory: bool = False,
                      now: dt.datetime | None = None) -> Keyring:
     """``keys generate``: a new keyring with one fresh active KEK. Refuses to
-    overwrite an existing keyring (that would orphan every file wrapped by it)."""
+    overwrite an existing keyring (that would orphan every file wrapped by it).
+
+    Raises:
+        KeyMaterialError: a keyring or another file already exists at ``path``.
+    """
     p = Path(path)
     if directory:
         p.mkdir(mode=0o700, exist_ok=True)

@@ -129,7 +129,12 @@ def retire(keyring_path: PathLike, kek_id: str, *, roots: Iterable[PathLike] = (
            files: Iterable[PathLike] = ()) -> Keyring:
     """``keys retire ID``: remove a KEK once no file uses it. ``roots`` are
     scanned; ``files`` are extra encrypted files to check (e.g. from the
-    inventory). Refuses without anything to check: that would be a guess."""
+    inventory). Refuses without anything to check: that would be a guess.
+
+    Raises:
+        KeyMaterialError: nothing was given to check, a file could not be read, or a file still uses
+            the KEK (or it is the active one).
+    """
     keyring = load_keyring(keyring_path)
     remaining = keyring.without(kek_id)
     roots, files = list(roots), list(files)

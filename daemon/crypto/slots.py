@@ -53,6 +53,11 @@ def _pread_exact(fd: int, size: int, offset: int) -> bytes:
 
 
 def read_envelope(fd: int) -> Envelope:
+    """The header and key slots of an open encrypted file.
+
+    Raises:
+        CiphertextError: not a scratchwarden encrypted file, or a malformed header.
+    """
     try:
         raw = _pread_exact(fd, HEADER_SIZE, 0)
         header = parse_header(raw)
@@ -70,7 +75,12 @@ def read_envelope(fd: int) -> Envelope:
 def unlock(env: Envelope, keyring: Keyring) -> tuple[bytes, int]:
     """The data key and the index of the slot that opened it. Tries the slot
     wrapped under the active KEK first. Raises ``KeyMaterialError`` when no slot
-    names a KEK in the keyring, ``CiphertextError`` when none authenticates."""
+    names a KEK in the keyring, ``CiphertextError`` when none authenticates.
+
+    Raises:
+        KeyMaterialError: the keyring holds none of the KEKs the file is wrapped under.
+        CiphertextError: no slot opens (empty, or it does not authenticate).
+    """
     usable = [(i, s) for i, s in enumerate(env.slots)
               if s is not None and s.kek_id in keyring.keys]
     if not usable:

@@ -120,7 +120,12 @@ class NodeConfig(_Strict):
 
 
 def load_config(path: Path | None, *, must_exist: bool = False) -> NodeConfig:
-    """Load and validate; a missing default file means all defaults."""
+    """Load and validate; a missing default file means all defaults.
+
+    Raises:
+        ConfigError: the file named does not exist, or the file is invalid (every problem with
+            file:line; input values are never echoed).
+    """
     target = path or DEFAULT_CONFIG_PATH
     if not target.exists():
         if must_exist or path is not None:

@@ -111,7 +111,11 @@ class MetricsServer:
 
 
 def parse_address(addr: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:9464`` for IPv6) into ``(host, port)``."""
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6) into ``(host, port)``.
+
+    Raises:
+        ConfigError: not ``HOST:PORT``.
+    """
     host, sep, port = addr.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
@@ -123,7 +127,11 @@ def parse_address(addr: str) -> tuple[str, int]:
 def start_metrics_server(addr: str = DEFAULT_ADDRESS, *,
                          registry: CollectorRegistry) -> MetricsServer:
     """Serve ``registry`` on ``addr`` from a background thread (port 0 picks a
-    free port; read it back from ``.port``)."""
+    free port; read it back from ``.port``).
+
+    Raises:
+        ConfigError: the address is invalid or cannot be listened on.
+    """
     host, port = parse_address(addr)
     try:
         server, thread = start_http_server(port, addr=host, registry=registry)

@@ -41,7 +41,12 @@ O_NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NO
 
 def open_nofollow(path: str | os.PathLike[str], flags: int = O_NOFOLLOW_READ) -> int:
     """Open ``path`` for reading without following a final symlink and without
-    blocking on a FIFO. Falls back to opening without O_NOATIME when not owner."""
+    blocking on a FIFO. Falls back to opening without O_NOATIME when not owner.
+
+    Raises:
+        UnsafePath: the final component is a symlink.
+        OSError: any other failure to open.
+    """
     flags |= os.O_NONBLOCK
     try:
         return os.open(path, flags)
@@ -107,7 +112,11 @@ def is_within(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> boo
 
 
 def ensure_private_dir(path: str | os.PathLike[str], mode: int = 0o700) -> Path:
-    """Create ``path`` (and parents) if missing; refuse a symlink; tighten mode."""
+    """Create ``path`` (and parents) if missing; refuse a symlink; tighten mode.
+
+    Raises:
+        UnsafePath: ``path`` is a symlink or not a directory.
+    """
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True, mode=mode)
     st = os.lstat(p)
@@ -127,7 +136,11 @@ _CHUNK = 1 << 20
 
 def open_dir(path: str | os.PathLike[str]) -> int:
     """Open a directory for ``*_at`` style operations. The final component must
-    not be a symlink (O_NOFOLLOW); callers check roots for the components above."""
+    not be a symlink (O_NOFOLLOW); callers check roots for the components above.
+
+    Raises:
+        UnsafePath: the final component is a symlink or not a directory.
+    """
     try:
         return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:

@@ -55,7 +55,12 @@ def load_or_create_key(path: Path) -> bytes:
     fresh state dir all read the one key (an O_EXCL create let a second worker
     read the file before its bytes were written, and a crash there left an
     empty key for good). A key file readable by group/other or of the wrong
-    size is refused."""
+    size is refused.
+
+    Raises:
+        KeyMaterialError: the key file cannot be opened (a symlink included), is not 32 bytes, or is
+            readable by others.
+    """
     with contextlib.suppress(FileExistsError):
         atomic_write(path, os.urandom(KEY_BYTES), 0o600, clobber=False)
     try:

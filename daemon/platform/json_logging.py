@@ -95,7 +95,11 @@ def configure_json_logging(level: str | int = "info", *,
                            stream: TextIO | None = None) -> logging.Handler:
     """Send every log record to ``stream`` (stdout) as JSON lines. Idempotent:
     calling it again replaces the handler (a reload may change the level), and
-    a plain console handler installed earlier is replaced too."""
+    a plain console handler installed earlier is replaced too.
+
+    Raises:
+        ConfigError: ``level`` is not a known log level.
+    """
     numeric = _LEVELS.get(level.lower()) if isinstance(level, str) else level
     if numeric is None:
         raise ConfigError(f"expected a log level among {sorted(_LEVELS)}, found {level!r}")

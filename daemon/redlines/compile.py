@@ -118,7 +118,11 @@ class Compiled:
 # --- patterns ---------------------------------------------------------------
 def expand(pattern: str, target: Target) -> list[str]:
     """A red-line glob as absolute globs: ``~``/``{home}`` -> each home,
-    ``{session_dir}`` -> the session dir, a relative pattern -> anywhere."""
+    ``{session_dir}`` -> the session dir, a relative pattern -> anywhere.
+
+    Raises:
+        PolicyError: the pattern needs the session directory and none was given.
+    """
     names = set(_PLACEHOLDER.findall(pattern))
     if "session_dir" in names and target.session_dir is None:
         raise PolicyError(f"red-line pattern {pattern!r} needs the session directory; "

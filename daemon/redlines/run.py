@@ -58,7 +58,11 @@ def resolve_exec(pattern: str) -> list[str]:
 
 def session_dir_for(policy: Policy, session: str) -> str:
     """The one existing directory that a root pattern with ``{session}`` names
-    for this session id (other placeholders match any one segment)."""
+    for this session id (other placeholders match any one segment).
+
+    Raises:
+        ConfigError: a malformed session id, or not exactly one existing directory for it.
+    """
     if not _SESSION_ID.fullmatch(session):
         raise ConfigError(f"expected a session id of letters, digits, '.', '_' or '-', "
                           f"found {session!r}")
@@ -80,7 +84,12 @@ def session_dir_for(policy: Policy, session: str) -> str:
 
 def resolve_session(policy: Policy, session: str | None,
                     session_dir: str | None) -> tuple[str | None, str | None]:
-    """(session dir, session label) from the CLI options."""
+    """(session dir, session label) from the CLI options.
+
+    Raises:
+        ConfigError: the session directory does not exist, or the session id resolves to none or
+            several.
+    """
     if session_dir is not None:
         real = os.path.realpath(session_dir)
         if not os.path.isdir(real):
@@ -103,7 +112,12 @@ class Prepared:
 def prepare(policy: Policy, *, session_dir: str | None, session: str | None = None,
             homes: Sequence[str] | None = None, abi: int | None = None) -> Prepared:
     """Compile for this kernel; raise ``KernelFeatureError`` naming every
-    red line that must be enforced but cannot be here."""
+    red line that must be enforced but cannot be here.
+
+    Raises:
+        KernelFeatureError: a red line that must be enforced cannot be on this kernel.
+        PolicyError: a pattern needs the session directory and none was given.
+    """
     abi = ll.abi_version() if abi is None else abi
     home = os.path.expanduser("~")
     target = Target(session_dir=session_dir, homes=tuple(homes or (home,)), abi=abi,

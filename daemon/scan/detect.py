@@ -99,7 +99,11 @@ def make_tldextract_offline() -> None:
 
 
 def nlp_configuration(model_name: str = MODEL_NAME) -> dict[str, Any]:
-    """Presidio's own ``conf/default.yaml`` with only the model name replaced."""
+    """Presidio's own ``conf/default.yaml`` with only the model name replaced.
+
+    Raises:
+        ConfigError: Presidio's default configuration is missing or malformed.
+    """
     import presidio_analyzer
     import yaml
 
@@ -178,7 +182,11 @@ def build_analyzer(*, use_ner: bool = True, extra: Sequence[EntityRecognizer] = 
     """An AnalyzerEngine from Presidio's default NLP config and default recognizers,
     plus ``extra`` recognizers. The NER recognizer is only registered with NER on.
     Built for ``Detector``: its NLP artifacts hold no lemmas, so the engine's own
-    ``analyze()`` would apply no context boost (``Detector`` uses fastcontext)."""
+    ``analyze()`` would apply no context boost (``Detector`` uses fastcontext).
+
+    Raises:
+        ConfigError: Presidio or the spaCy model cannot be loaded.
+    """
     make_tldextract_offline()
     silence_presidio_debug()
     from presidio_analyzer import AnalyzerEngine
@@ -431,7 +439,11 @@ class Detector:
         its suffix list and spaCy its first batch. Workers and the daemon call
         it once, right after loading the model. A detector that cannot scan
         that text is broken for every file: a ``ConfigError`` says so at
-        start instead of every file being recorded unscannable."""
+        start instead of every file being recorded unscannable.
+
+        Raises:
+            ConfigError: the detector cannot scan its warm-up text.
+        """
         from daemon.scan.lean import precompile
 
         for recognizer in self._patterns:

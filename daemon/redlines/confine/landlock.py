@@ -165,7 +165,11 @@ def _syscall(what: str, nr: int, *args: object) -> int:
 
 
 def prctl(option: int, arg2: int) -> int:
-    """prctl(2) with the unused arguments zeroed; ``GuardSetupError`` on failure."""
+    """prctl(2) with the unused arguments zeroed; ``GuardSetupError`` on failure.
+
+    Raises:
+        GuardSetupError: the call failed.
+    """
     ret = int(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0),
                           ctypes.c_ulong(0), ctypes.c_ulong(0)))
     if ret == -1:
@@ -177,7 +181,11 @@ def prctl(option: int, arg2: int) -> int:
 
 def abi_version() -> int:
     """The highest Landlock ABI this kernel supports; 0 when Landlock is not
-    built in (ENOSYS) or disabled at boot (EOPNOTSUPP)."""
+    built in (ENOSYS) or disabled at boot (EOPNOTSUPP).
+
+    Raises:
+        GuardSetupError: the probe failed other than by Landlock being absent.
+    """
     if not sys.platform.startswith("linux"):
         return 0
     try:
@@ -577,7 +585,12 @@ def build(rules: LandlockRules, *, log: bool = True, best_effort: bool = False,
     ``rules.truncate_supervisor``: when the rules confine truncation and the
     supervisor is available, TRUNCATE is left unhandled (no path walk on every
     open) and ``truncate_roots`` is set: ``truncate_supervisor.enter`` must then enter
-    the ruleset, its seccomp filter and supervisor confine truncation."""
+    the ruleset, its seccomp filter and supervisor confine truncation.
+
+    Raises:
+        KernelFeatureError: this kernel's Landlock cannot enforce what the rules require.
+        GuardSetupError: a syscall failed unexpectedly.
+    """
     abi = abi_version() if abi is None else abi
     if abi == 0:
         if not best_effort:
@@ -618,7 +631,11 @@ def _confines_truncate(rules: LandlockRules) -> bool:
 def enter(ruleset_fd: int, flags: int) -> None:
     """Confine the calling thread (and what it later starts): set
     no_new_privs (Landlock requires it of an unprivileged caller, and it keeps
-    setuid binaries from escaping), then restrict to the ruleset (-1: none)."""
+    setuid binaries from escaping), then restrict to the ruleset (-1: none).
+
+    Raises:
+        GuardSetupError: the ruleset could not be entered (e.g. the nesting limit).
+    """
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     if ruleset_fd < 0:
         return

@@ -165,7 +165,11 @@ class _Fprog(ctypes.Structure):
 
 def install_filter(a: Arch) -> int:
     """Install the filter on the calling thread (no_new_privs must be set);
-    return the listener fd (close-on-exec)."""
+    return the listener fd (close-on-exec).
+
+    Raises:
+        GuardSetupError: the kernel refused the filter.
+    """
     code = filter_program(a)
     buf = ctypes.create_string_buffer(code, len(code))
     prog = _Fprog(len(code) // 8, ctypes.addressof(buf))
@@ -190,7 +194,11 @@ class Supervisor:
     @classmethod
     def start(cls, roots: Sequence[str]) -> Supervisor:
         """Fork the supervisor for ``roots`` (real paths). Call before entering
-        the Landlock domain, from a single-threaded process."""
+        the Landlock domain, from a single-threaded process.
+
+        Raises:
+            GuardSetupError: the supervisor process could not be started.
+        """
         try:
             return cls._start(roots)
         except OSError as e:
@@ -225,7 +233,11 @@ class Supervisor:
 
     def hand_over(self, listener: int) -> None:
         """Give the supervisor the listener fd and wait until it holds it;
-        the caller's copy is closed either way."""
+        the caller's copy is closed either way.
+
+        Raises:
+            GuardSetupError: the listener could not be handed over.
+        """
         try:
             with contextlib.suppress(GuardSetupError):  # no Yama: nothing to declare
                 prctl(PR_SET_PTRACER, self.pid)
@@ -367,7 +379,11 @@ def enter(ruleset_fd: int, flags: int, truncate_roots: Sequence[str] | None) -> 
     to the supervisor: start it, set no_new_privs, install the filter and hand
     its listener over, *then* enter the Landlock ruleset, so that a failure
     anywhere leaves the process unconfined by Landlock (it can still record
-    the failure) and the caller does not exec. Raises ``GuardSetupError``."""
+    the failure) and the caller does not exec. Raises ``GuardSetupError``.
+
+    Raises:
+        GuardSetupError: the supervisor is unavailable here, or entering failed.
+    """
     if truncate_roots is None:
         ll_enter(ruleset_fd, flags)
         return

@@ -132,6 +132,12 @@ AT_FDCWD = -100
 
 
 def fanotify_init(flags: int, event_f_flags: int) -> int:
+    """A new fanotify group fd (``fanotify_init(2)``).
+
+    Raises:
+        KernelFeatureError: no permission events here (kernel option or CAP_SYS_ADMIN missing).
+        GuardSetupError: any other failure.
+    """
     fd = int(_libc.fanotify_init(flags, event_f_flags))
     if fd == -1:
         err = ctypes.get_errno()
@@ -145,6 +151,11 @@ def fanotify_init(flags: int, event_f_flags: int) -> int:
 
 
 def fanotify_mark(fd: int, flags: int, mask: int, path: str) -> None:
+    """Add or remove a mark (``fanotify_mark(2)``).
+
+    Raises:
+        GuardSetupError: the kernel refused the mark.
+    """
     ret = int(_libc.fanotify_mark(fd, flags, mask, AT_FDCWD, os.fsencode(path)))
     if ret == -1:
         err = ctypes.get_errno()

@@ -108,6 +108,11 @@ def _member_prefix(name: str) -> str:
 
 
 def extract_zip(inp: Input, ctx: Ctx, recurse: Recurse) -> Result:
+    """The segments of a zip's members, extracted recursively within the budget.
+
+    Raises:
+        Unscannable: an encrypted member, a bomb, or past a limit.
+    """
     f = inp.as_seekable(ctx.limits.max_file_bytes)
     try:
         zf = zipfile.ZipFile(f)

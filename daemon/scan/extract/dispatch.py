@@ -23,7 +23,11 @@ _OLE_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 
 
 def extract_input(inp: Input, ctx: Ctx) -> Result:
-    """The MIME type and segments of ``inp``; raises ``Unscannable``."""
+    """The MIME type and segments of ``inp``; raises ``Unscannable``.
+
+    Raises:
+        Unscannable: binary content, or what the format's extractor raises.
+    """
     magic = sniff_magic(inp.head)
     if magic is not Magic.NONE:
         return _binary_format(magic, inp, ctx)

@@ -26,6 +26,11 @@ Result = tuple[str, Iterator[Segment]]
 
 
 def extract_pdf(inp: Input, ctx: Ctx) -> Result:
+    """The text of a PDF, page by page.
+
+    Raises:
+        Unscannable: too many pages, password-protected, or corrupt.
+    """
     from pypdf import PasswordType, PdfReader
 
     f = inp.as_seekable(ctx.limits.max_file_bytes)
@@ -81,7 +86,11 @@ def extract_docx(f: IO[bytes], ctx: Ctx) -> Result:
 
 def check_declared_sizes(zf: zipfile.ZipFile, ctx: Ctx) -> None:
     """Reject a zip whose declared sizes break the bounds before a library
-    reads it whole."""
+    reads it whole.
+
+    Raises:
+        Unscannable: ``zip-bomb`` (declared size or ratio) or ``encrypted``.
+    """
     total = 0
     for info in zf.infolist():
         ctx.budget.add_member()

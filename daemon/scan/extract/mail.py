@@ -44,7 +44,11 @@ def extract_mbox(inp: Input, ctx: Ctx, recurse: Recurse) -> Result:
 
 def split_mbox(chunks: Iterable[bytes], cap: int) -> Iterator[bytes]:
     """Raw messages of an mbox: each starts at a ``From `` line at the start
-    of the file or after an empty line; the ``From `` line is dropped."""
+    of the file or after an empty line; the ``From `` line is dropped.
+
+    Raises:
+        Unscannable: a line or a message over the cap (``too-large``).
+    """
     current: list[bytes] = []
     size = 0
     prev_blank = True

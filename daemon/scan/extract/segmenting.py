@@ -60,7 +60,11 @@ class SegmentPacker:
         self.total = 0
 
     def add(self, sub: str | None, text: str) -> Iterator[Segment]:
-        """Add one unit; yields the segments that became full."""
+        """Add one unit; yields the segments that became full.
+
+        Raises:
+            Unscannable: the extracted text exceeds the cap (``too-large``).
+        """
         if not text:
             return
         self.total += len(text)

@@ -44,6 +44,11 @@ class Budget:
     skipped_binary: int = 0  # nested units passed over as binary (reported, never silent)
 
     def add_member(self) -> None:
+        """Count one archive member, anywhere in the file.
+
+        Raises:
+            Unscannable: more members than the limit (``archive-limit``).
+        """
         self.members += 1
         if self.members > self.limits.max_archive_members:
             raise Unscannable(
@@ -52,7 +57,11 @@ class Budget:
             )
 
     def add_inflated(self, n: int) -> None:
-        """Count ``n`` bytes produced by a decompressor, anywhere in the file."""
+        """Count ``n`` bytes produced by a decompressor, anywhere in the file.
+
+        Raises:
+            Unscannable: past the total or the ratio limit (``zip-bomb``).
+        """
         self.inflated += n
         if self.inflated > self.limits.max_archive_total_bytes:
             raise Unscannable(
@@ -128,7 +137,11 @@ class Input:
         return _ChunkReader(self.chunks())
 
     def read_all(self, cap: int) -> bytes:
-        """The whole content, or ``Unscannable("too-large")`` past ``cap`` bytes."""
+        """The whole content, or ``Unscannable("too-large")`` past ``cap`` bytes.
+
+        Raises:
+            Unscannable: more than ``cap`` bytes (``too-large``).
+        """
         if self.size is not None and self.size > cap:
             raise Unscannable("too-large", f"expected at most {cap} bytes, found {self.size}")
         parts: list[bytes] = []

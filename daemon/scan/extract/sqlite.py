@@ -34,6 +34,11 @@ MAX_PROGRESS_CALLS = 5_000      # 50M instructions per database
 
 
 def extract_sqlite(inp: Input, ctx: Ctx) -> Result:
+    """Table and column names as context, sampled rows, from a private copy.
+
+    Raises:
+        Unscannable: the database does not open (``corrupt``).
+    """
     data = _without_wal_flag(inp.read_all(ctx.limits.max_file_bytes))
     con = sqlite3.connect(":memory:", check_same_thread=False)
     try:
