@@ -365,7 +365,7 @@ def summary(tables: dict[str, list[Row]]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=100000,
-                    help="opens per guard round (20,000 left the guard rows at +-15% noise)")
+                    help="opens per guard round (20,000 left the guard rows at +-15%% noise)")
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--on-disk", action="store_true",
                     help="run the command tables on the root file system, not a tmpfs")
