@@ -23,7 +23,7 @@ Refused (``UnsafePath``): a symlink, a non-regular file, a file with more than
 one hard link (never modified in place: the other name may lie outside the
 root). All operations are relative to a directory fd opened with O_NOFOLLOW on
 its final component; the components above are the caller's to check against
-its roots (``safefs.is_within``).
+its roots (``daemon.platform.files.is_within``).
 """
 
 from __future__ import annotations

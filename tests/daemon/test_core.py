@@ -16,7 +16,7 @@ from daemon.platform.fingerprint import Fingerprinter, load_or_create_key, norma
 from daemon.scan.walk import walk
 from scratchwarden.errors import ConfigError, KeyMaterialError
 
-# ------------------------------------------------------------------ workqueue
+# ----------------------------------------------------------------- work queue
 
 
 def test_queue_coalesces_and_keeps_earliest_event() -> None:
