@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from policies.loader import LoadedPolicy, Location, PolicyWarning
 from policies.schema import RetainFrom
-from policies.yamlsrc import LineMap
+from policies.yaml_source import LineMap
 
 # Entity types emitted by presidio-analyzer's predefined recognizers and spaCy NER
 # (presidio-analyzer 2.2). Others are legal (custom recognizers) but get a warning,

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from policies.decision import Revision
 from policies.schema import Policy, PolicyDocument
-from policies.yamlsrc import LineMap, dotted, errors_from_validation, load_yaml_text
+from policies.yaml_source import LineMap, dotted, errors_from_validation, load_yaml_text
 from scratchwarden.errors import PolicyError, PolicyErrors
 
 POLICY_SUFFIXES = (".yaml", ".yml")

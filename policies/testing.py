@@ -40,7 +40,7 @@ from policies.evaluate import evaluate, match_root
 from policies.loader import LoadedPolicy, load_policy, split_files
 from policies.schema import Mode, Name, StrictModel
 from policies.units import format_duration, parse_duration
-from policies.yamlsrc import LineMap, errors_from_validation, load_yaml_with_lines
+from policies.yaml_source import LineMap, errors_from_validation, load_yaml_with_lines
 from scratchwarden.errors import PolicyError, PolicyErrors
 
 _RELATIVE = re.compile(r"(?:in\s+(?P<ahead>\S+)|(?P<ago>\S+)\s+ago|(?P<now>now))")

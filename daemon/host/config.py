@@ -131,7 +131,7 @@ def load_config(path: Path | None, *, must_exist: bool = False) -> NodeConfig:
         if must_exist or path is not None:
             raise ConfigError(f"configuration file not found: {target}")
         return NodeConfig()
-    from policies.yamlsrc import errors_from_validation, load_yaml_with_lines
+    from policies.yaml_source import errors_from_validation, load_yaml_with_lines
 
     data, lines = load_yaml_with_lines(target, error=ConfigError)
     if data is None:

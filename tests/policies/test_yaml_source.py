@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from policies.yamlsrc import (
+from policies.yaml_source import (
     errors_from_validation,
     load_yaml_text,
     load_yaml_with_lines,
