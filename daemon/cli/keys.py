@@ -114,8 +114,8 @@ def keys_retire(ctx: click.Context, kek_id: str, keyring_path: Path | None,
                f"(checked {len(files)} inventoried file(s), {len(roots)} root(s))")
 
 
-def _encrypted_files(store: Store, node: str) -> list[Path]:
-    return [Path(a.path) for a in store.iter_assets(node, include_deleted=False)
+def _encrypted_files(store: Store, node_id: str) -> list[Path]:
+    return [Path(a.path) for a in store.iter_assets(node_id, include_deleted=False)
             if a.encryption_state == "encrypted" and os.path.lexists(a.path)]
 
 

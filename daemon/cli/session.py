@@ -49,7 +49,7 @@ def session_end(ctx: click.Context, session_id: str, policy_dir: Path | None) ->
                f"({end.why}); directory {directory}")
 
 
-def _session_directory(store: Store, node: str, session_id: str,
+def _session_directory(store: Store, node_id: str, session_id: str,
                        policy_dir: Path | None) -> tuple[str, str | None]:
     if session_id.startswith("/"):
         return os.path.normpath(session_id), None
@@ -59,7 +59,7 @@ def _session_directory(store: Store, node: str, session_id: str,
     from policies.loader import load_policy
 
     loaded = load_policy(policy_dir)
-    dirs = {m.directory for a in store.iter_assets(node, include_deleted=False)
+    dirs = {m.directory for a in store.iter_assets(node_id, include_deleted=False)
             if a.session == session_id and (m := match_root(a.path, loaded)) is not None}
     if len(dirs) != 1:
         found = ", ".join(sorted(dirs)) or "none"
