@@ -32,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.host.config import NodeConfig, load_config
 from daemon.host.roots import RootSet, WatchRoot
@@ -40,7 +40,6 @@ from daemon.node.contracts import Notifier
 from daemon.node.dispatcher import Dispatcher, in_heavy_window
 from daemon.node.intake import Intake
 from daemon.node.metrics import Metrics
-from daemon.node.policy_runtime import PolicyRuntime
 from daemon.node.reconciler import Reconciler, ReconcileRequests
 from daemon.node.recorder import LocalInventory, Recorder
 from daemon.node.status import Counters, write_status
@@ -51,6 +50,9 @@ from daemon.platform.state_dir import default_inventory_url, prepare_state_dir
 from daemon.scan.workers import ScannerSpec, make_executor
 from inventory.store import Store
 from scratchwarden.errors import ScratchwardenError
+
+if TYPE_CHECKING:
+    from daemon.node.policy_runtime import PolicyRuntime
 
 log = logging.getLogger("scratchwarden.daemon")
 
@@ -121,6 +123,10 @@ class Daemon:
         """
         self._install_signals()
         if self.config.policies is not None:
+            # imported only when a policy is configured: the enforcer, the
+            # guard and the drills are not loaded by a scan-only node
+            from daemon.node.policy_runtime import PolicyRuntime
+
             self.policy = PolicyRuntime(self.config, self.state_dir, self.store, self.node)
             self.policy.start()
             self.intake.claims = self.policy
