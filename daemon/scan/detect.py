@@ -264,10 +264,33 @@ _DROPPABLE = _SUBSUMED_BY_ADDRESS | {"DATE_TIME", "PHONE_NUMBER"}
 """The types :func:`drop_subsumed` may drop."""
 
 
+_GENERIC_SECRETS = ("API_TOKEN", "CREDENTIAL")
+"""Secret types that only say "a credential": a value a more specific
+recognizer also reports (an AWS key id, a Slack token) is reported as that
+type alone. Most generic first."""
+
+
+def drop_generic_secrets(findings: Sequence[RawFinding]) -> list[RawFinding]:
+    """Drop a ``_GENERIC_SECRETS`` finding overlapping a finding of another
+    secret type that is more specific (later in that tuple, or not in it)."""
+    if not any(f.entity_type in _GENERIC_SECRETS for f in findings):
+        return list(findings)
+    from scratchwarden.entities import SECRET_TYPES
+
+    out = list(findings)
+    for i, generic in enumerate(_GENERIC_SECRETS):
+        specific = _Spans([f for f in out if f.entity_type in SECRET_TYPES
+                           and f.entity_type not in _GENERIC_SECRETS[:i + 1]])
+        out = [f for f in out if f.entity_type != generic or not specific.overlaps(f)]
+    return out
+
+
 def drop_subsumed(findings: Sequence[RawFinding]) -> list[RawFinding]:
     """Drop NER findings lying inside a confident ADDRESS finding, and DATE_TIME
-    findings overlapping a structured value (phone, card, ...).
+    findings overlapping a structured value (phone, card, ...); and generic
+    secret findings a specific one covers (:func:`drop_generic_secrets`).
     O(n log n): sorted starts with a running maximum of ends."""
+    findings = drop_generic_secrets(findings)
     if not any(f.entity_type in _DROPPABLE for f in findings):
         return list(findings)  # pattern-only policies: nothing to drop, no spans to sort
     addresses = _Spans([f for f in findings

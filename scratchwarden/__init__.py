@@ -1,0 +1,1 @@
+"""Shared, dependency-free definitions imported by daemon, inventory and policies."""
