@@ -52,8 +52,9 @@ def main(ctx: click.Context, state_dir: Path | None, verbose: int) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
-              show_default=True, help="Human table, or one JSON object per file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "lines"]),
+              default="table", show_default=True,
+              help="Human table, one JSON object per file, or path:line:col lines.")
 @click.option("--inventory", "inventory_url", default=None, metavar="URL",
               help="SQLAlchemy URL of the inventory (default: SQLite file in the state dir).")
 @click.option("--no-inventory", is_flag=True, help="Do not record into the inventory.")
@@ -90,7 +91,11 @@ def scan(ctx: click.Context, paths: tuple[Path, ...], fmt: str, inventory_url: s
         store = Store.open(inventory_url or default_inventory_url(state_dir))
     job = ScanJob(paths=[str(p) for p in paths], state_dir=state_dir, jobs=jobs,
                   use_ner=not patterns_only, max_scan_seconds=file_timeout)
-    out = _TableOut(threshold) if fmt == "table" else _JsonlOut(threshold)
+    from daemon.scan.report import LinesOut
+
+    out: _TableOut | _JsonlOut | LinesOut = (
+        _TableOut(threshold) if fmt == "table" else
+        _JsonlOut(threshold) if fmt == "jsonl" else LinesOut(threshold))
     try:
         summary = run_scan(job, sink=out.add, store=store, node=node or socket.gethostname(),
                            progress=fmt == "table" and sys.stderr.isatty())
@@ -149,6 +154,8 @@ def summarize_findings(obs: FileObservation, threshold: float) -> str:
 
 
 def observation_json(obs: FileObservation) -> dict[str, Any]:
+    from daemon.scan.report import finding_json
+
     return {
         "path": obs.path,
         "status": obs.status.value,
@@ -156,11 +163,7 @@ def observation_json(obs: FileObservation) -> dict[str, Any]:
         "size": obs.size,
         "mime": obs.mime,
         "sha256": obs.sha256,
-        "findings": [
-            {"entity_type": f.entity_type, "start": f.start, "end": f.end,
-             "score": f.score, "recognizer": f.recognizer, "locator": f.locator}
-            for f in obs.findings
-        ],
+        "findings": [finding_json(f) for f in obs.findings],
     }
 
 

@@ -231,6 +231,7 @@ class Scanner:
     def _findings_from(self, seg: Segment, raws: Iterable[RawFindingLike]) -> Iterable[Finding]:
         for raw in raws:
             value = seg.text[raw.start:raw.end]
+            at = seg.position(raw.start) if seg.anchors else None
             yield Finding(
                 entity_type=raw.entity_type,
                 start=seg.base + raw.start,
@@ -239,6 +240,9 @@ class Scanner:
                 recognizer=raw.recognizer,
                 locator=seg.locate(raw.start),
                 fingerprint=self.fingerprinter(value),
+                line=None if at is None else at.line,
+                column=None if at is None else at.column,
+                offset=None if at is None else at.offset,
             )
 
 

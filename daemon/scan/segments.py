@@ -34,6 +34,21 @@ class Limits:
     max_scan_seconds: float = 600.0                 # per file; past it: unscannable, partial
 
 
+Anchor = tuple[int, int, int, int, int]
+"""``(start, end, file_offset, line, column)``: see ``Segment.anchors``."""
+_MAX = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a finding starts in the file's decoded text: 1-based line and
+    column (in characters), and the 0-based character offset. Never a value."""
+
+    line: int
+    column: int
+    offset: int
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """A piece of extracted text.
@@ -52,6 +67,29 @@ class Segment:
     base: int = 0
     context: tuple[str, ...] = ()
     locators: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+    anchors: tuple[Anchor, ...] = field(default_factory=tuple)
+    """Where runs of ``text`` sit in the file's decoded text, for formats read
+    from the file itself (plain text, JSON, NDJSON, CSV/TSV; not documents or
+    archive members): sorted ``(start, end, file_offset, line, column)``, each
+    saying that ``text[start:end]`` is a verbatim copy of the file's text
+    from character ``file_offset`` (0-based), which is on ``line`` at
+    ``column`` (both 1-based). Text between runs (a ``key: `` prefix) has no
+    position."""
+
+    def position(self, offset: int) -> Position | None:
+        """The file position of ``text[offset]``, or None (no run holds it)."""
+        i = bisect.bisect_right(self.anchors, (offset, _MAX, _MAX, _MAX, _MAX)) - 1
+        if i < 0:
+            return None
+        start, end, file_offset, line, column = self.anchors[i]
+        if offset >= end:
+            return None
+        newlines = self.text.count("\n", start, offset)
+        if newlines:
+            column = offset - self.text.rfind("\n", start, offset)
+        else:
+            column += offset - start
+        return Position(line + newlines, column, file_offset + offset - start)
 
     def locate(self, offset: int) -> str | None:
         if not self.locators:

@@ -22,6 +22,15 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from daemon.scan.extract.positions import (
+    LineCounter,
+    LineIndex,
+    RecordLines,
+    csv_cell_spans,
+    json_scalar_tokens,
+    json_value_anchors,
+    runs,
+)
 from daemon.scan.extract.segmenting import SegmentPacker
 from daemon.scan.extract.sniff import MIME, delimiter_of
 from daemon.scan.extract.source import Ctx, Input, escape_locator_part
@@ -32,7 +41,7 @@ from daemon.scan.extract.text import (
     iter_lines,
     stream_segments,
 )
-from daemon.scan.segments import Limits, Segment
+from daemon.scan.segments import Anchor, Limits, Segment
 from policies.errors import Unscannable
 
 JSON_PARSE_MAX_BYTES = 8 * 1024 * 1024
@@ -52,7 +61,7 @@ def extract_json(inp: Input, enc: TextEncoding, ctx: Ctx) -> Result:
         text = decode_head(data, enc, complete=True)
         doc = _parse(text)
         if doc is not _INVALID:
-            return MIME["json"], _json_segments(doc, ctx.limits)
+            return MIME["json"], _json_segments(doc, ctx.limits, text)
         if _first_line_parses(text):
             return MIME["ndjson"], _ndjson_segments(iter_lines([text], MAX_LINE_CHARS), ctx.limits)
         return MIME["text"], stream_segments([text], ctx.limits)
@@ -83,24 +92,45 @@ def _first_line_parses(text: str) -> bool:
     return False
 
 
-def _json_segments(doc: Any, limits: Limits) -> Iterator[Segment]:
+def _json_segments(doc: Any, limits: Limits, text: str) -> Iterator[Segment]:
     keys = _context_keys(doc)
     packer = SegmentPacker(limits, context=keys, cap=limits.max_text_chars)
-    yield from packer.add_all((path, _line(key, value)) for path, key, value in _leaves(doc, "$"))
+    tokens = json_scalar_tokens(text)
+    index = LineIndex(text)
+    yield from packer.add_all_anchored(_anchored_leaves(doc, "$", tokens, text, index))
     yield from packer.flush()
+
+
+def _anchored_leaves(doc: Any, root: str, tokens: dict[str, tuple[int, int]], text: str,
+                     index: LineIndex, prefix: str = ""
+                     ) -> Iterator[tuple[str | None, str, list[Anchor]]]:
+    """``(locator, unit text, anchors)`` of each scalar of ``doc``."""
+    for path, key, value in _leaves(doc, root):
+        unit = _line(key, value)
+        token = tokens.get(path)
+        anchors = [] if token is None else json_value_anchors(
+            len(unit) - len(str(value)) - 1, value, token, text, index)
+        yield f"{prefix}{path}", unit, anchors
 
 
 def _ndjson_segments(lines: Iterable[str], limits: Limits) -> Iterator[Segment]:
     packer = SegmentPacker(limits)
+    where, offset = LineCounter(), 0
     for n, line in enumerate(lines, start=1):
+        line_at = (offset, where.line, where.column)
+        where.advance(line, len(line))
+        offset += len(line)
         if not line.strip():
             continue
         doc = _parse(line)
+        index = LineIndex(line, base=line_at[0], line=line_at[1], column=line_at[2])
         if doc is _INVALID:
-            yield from packer.add(f"line={n}", line if line.endswith("\n") else line + "\n")
+            yield from packer.add(f"line={n}", line if line.endswith("\n") else line + "\n",
+                                  runs(0, line.rstrip("\n"), 0, index))
             continue
-        for path, key, value in _leaves(doc, "$"):
-            yield from packer.add(f"line={n};{path}", _line(key, value))
+        tokens = json_scalar_tokens(line)
+        yield from packer.add_all_anchored(
+            _anchored_leaves(doc, "$", tokens, line, index, prefix=f"line={n};"))
     yield from packer.flush()
 
 
@@ -147,12 +177,13 @@ def _context_keys(doc: Any) -> tuple[str, ...]:
 def extract_delimited(inp: Input, enc: TextEncoding, ctx: Ctx) -> Result:
     head_text = decode_head(inp.head, enc, complete=inp.size == len(inp.head))
     delim = delimiter_of(head_text, inp.name) or ","
-    lines = iter_lines(decoded_chunks(inp.chunks(), enc), MAX_LINE_CHARS)
+    lines = RecordLines(iter_lines(decoded_chunks(inp.chunks(), enc), MAX_LINE_CHARS))
     mime = MIME["tsv"] if delim == "\t" else MIME["csv"]
-    return mime, _csv_segments(csv.reader(lines, delimiter=delim), ctx.limits)
+    return mime, _csv_segments(csv.reader(lines, delimiter=delim), ctx.limits, lines, delim)
 
 
-def _csv_segments(rows: Iterator[list[str]], limits: Limits) -> Iterator[Segment]:
+def _csv_segments(rows: Iterator[list[str]], limits: Limits, lines: RecordLines,
+                  delim: str) -> Iterator[Segment]:
     try:
         first = next(rows, None)
         if first is None:
@@ -161,14 +192,42 @@ def _csv_segments(rows: Iterator[list[str]], limits: Limits) -> Iterator[Segment
         context = tuple(h for h in header if _CONTEXT_WORD.match(h))[:MAX_CONTEXT_WORDS]
         packer = SegmentPacker(limits, context=context)
         cols = _columns(header)
+        record = lines.record()
         if header:
             yield from packer.add("row=1", limits_join(first))
+            records: Iterator[tuple[list[str], tuple[str, int, int, int]]] = (
+                (row, lines.record()) for row in rows)
         else:
-            rows = itertools.chain([first], rows)
-        yield from packer.add_all(_cell_units(rows, 1 if header else 0, cols))
+            records = itertools.chain([(first, record)],
+                                      ((row, lines.record()) for row in rows))
+        yield from packer.add_all_anchored(
+            _anchored_cells(records, 1 if header else 0, cols, delim))
         yield from packer.flush()
     except csv.Error as e:
         raise Unscannable("corrupt", f"delimited text does not parse: {e}") from e
+
+
+def _anchored_cells(records: Iterable[tuple[list[str], tuple[str, int, int, int]]],
+                    skipped: int, cols: list[tuple[str, str]], delim: str
+                    ) -> Iterator[tuple[str | None, str, list[Anchor]]]:
+    """``(locator, text, anchors)`` of each non-blank cell; a cell's anchor
+    says where its text starts in the file (when ``csv_cell_spans`` could
+    locate it, else none)."""
+    for n, (row, (raw, offset, line, column)) in enumerate(records, start=skipped + 1):
+        spans = csv_cell_spans(raw, delim)
+        if spans is not None and len(spans) != len(row):
+            spans = None
+        index: LineIndex | None = None
+        for j, cell in enumerate(row):
+            if not cell.strip():
+                continue
+            col, prefix = cols[j] if j < len(cols) else (str(j + 1), "")
+            anchors: list[Anchor] = []
+            if spans is not None and raw[spans[j][0]:spans[j][1]] == cell:
+                if index is None:
+                    index = LineIndex(raw, base=offset, line=line, column=column)
+                anchors = runs(len(prefix), cell, spans[j][0], index)
+            yield f"row={n};col={col}", f"{prefix}{cell}\n", anchors
 
 
 def limits_join(cells: list[str]) -> str:
@@ -184,18 +243,6 @@ def _header(first: list[str]) -> list[str]:
     if any(not c or _NUMERIC.match(c) or "@" in c for c in cells):
         return []
     return cells
-
-
-def _cell_units(rows: Iterable[list[str]], skipped: int, cols: list[tuple[str, str]]
-                ) -> Iterator[tuple[str, str]]:
-    """``(locator, text)`` of each non-blank cell of ``rows``, which start at
-    record ``skipped + 1``."""
-    for n, row in enumerate(rows, start=skipped + 1):
-        for j, cell in enumerate(row):
-            if not cell.strip():
-                continue
-            col, prefix = cols[j] if j < len(cols) else (str(j + 1), "")
-            yield f"row={n};col={col}", f"{prefix}{cell}\n"
 
 
 def _columns(header: list[str]) -> list[tuple[str, str]]:
