@@ -10,6 +10,7 @@ status with a reason: a file that could not be scanned is never "clean"."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import time
@@ -166,7 +167,7 @@ class Scanner:
 
     def _scan_batched(self, batch: list[_Batched], detect_many: Any, t0: float, c0: float
                       ) -> list[FileObservation]:
-        items = [(seg.text, tuple(seg.context)) for b in batch for seg in b.segments]
+        items = [(seg.text_to_scan(), tuple(seg.context)) for b in batch for seg in b.segments]
         try:
             raws = iter(detect_many(items))
             per_file = [[next(raws) for _ in b.segments] for b in batch]
@@ -226,10 +227,11 @@ class Scanner:
         return extraction.mime, merged.result(), extraction.partial_reason
 
     def _findings_for(self, seg: Segment) -> Iterable[Finding]:
-        return self._findings_from(seg, self.detector.detect(seg.text, tuple(seg.context)))
+        return self._findings_from(
+            seg, self.detector.detect(seg.text_to_scan(), tuple(seg.context)))
 
     def _findings_from(self, seg: Segment, raws: Iterable[RawFindingLike]) -> Iterable[Finding]:
-        for raw in raws:
+        for raw in itertools.chain(raws, _known_findings(seg)):
             value = seg.text[raw.start:raw.end]
             at = seg.position(raw.start) if seg.anchors else None
             yield Finding(
@@ -244,6 +246,24 @@ class Scanner:
                 column=None if at is None else at.column,
                 offset=None if at is None else at.offset,
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _KnownFinding:
+    """A finding the extractor made (a validated cell of a classified column)."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+
+
+def _known_findings(seg: Segment) -> list[_KnownFinding]:
+    from daemon.scan.columns import RECOGNIZER
+
+    return [_KnownFinding(kind, start, end, score, RECOGNIZER)
+            for start, end, kind, score in seg.known]
 
 
 MANY_MAX_FILE_BYTES = 64 * 1024

@@ -32,8 +32,11 @@ class Limits:
     segment_chars: int = 100_000                    # streamed plain-text piece size
     segment_overlap: int = 512                      # overlap between streamed pieces
     max_scan_seconds: float = 600.0                 # per file; past it: unscannable, partial
+    classify_columns: bool = True                   # CSV columns, JSON keys by meaning
 
 
+Known = tuple[int, int, str, float]
+"""``(start, end, entity_type, score)``: see ``Segment.known``."""
 Anchor = tuple[int, int, int, int, int]
 """``(start, end, file_offset, line, column)``: see ``Segment.anchors``."""
 _MAX = 1 << 62
@@ -75,6 +78,23 @@ class Segment:
     from character ``file_offset`` (0-based), which is on ``line`` at
     ``column`` (both 1-based). Text between runs (a ``key: `` prefix) has no
     position."""
+
+    known: tuple[Known, ...] = field(default_factory=tuple)
+    """Findings already made by the extractor (``columns.py``: a cell of a
+    classified column that passed its validator), sorted
+    ``(start, end, entity_type, score)`` in ``text``; the detector does not
+    read those characters (:meth:`text_to_scan`)."""
+
+    def text_to_scan(self) -> str:
+        """``text`` with the ``known`` spans blanked (same length, same offsets)."""
+        if not self.known:
+            return self.text
+        parts, at = [], 0
+        for start, end, _, _ in self.known:
+            parts += [self.text[at:start], " " * (end - start)]
+            at = end
+        parts.append(self.text[at:])
+        return "".join(parts)
 
     def position(self, offset: int) -> Position | None:
         """The file position of ``text[offset]``, or None (no run holds it)."""

@@ -31,6 +31,14 @@ def test_every_recognizer_emits_only_catalogued_types() -> None:
                 f"{entity}'s entry does not name its recognizer {r.name}"
 
 
+def test_column_classifier_types_are_catalogued() -> None:
+    from daemon.scan.columns import COLUMN_TYPES
+
+    assert set(COLUMN_TYPES) <= KNOWN_TYPES
+    for entity in COLUMN_TYPES:
+        assert "ColumnClassifier" in ENTITY_TYPES[entity].recognizers
+
+
 def test_readers_use_the_catalogue() -> None:
     from daemon.metrics import BASE_ENTITY_TYPES
     from inventory.sensitivity import RESTRICTED_TYPES, Sensitivity, level_of_type

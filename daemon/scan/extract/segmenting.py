@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from daemon.scan.segments import Anchor, Limits, Segment
+from daemon.scan.segments import Anchor, Known, Limits, Segment
 from policies.errors import Unscannable
 
 
@@ -39,6 +39,10 @@ def windows(chunks: Iterable[str], size: int, overlap: int) -> Iterator[tuple[in
         yield start, rest
 
 
+Unit = tuple[str | None, str, list[Anchor], list[Known]]
+"""A located unit: sub-locator, text, its file positions, its known findings."""
+
+
 class SegmentPacker:
     """Packs located units of text into segments of about ``segment_chars``.
 
@@ -56,12 +60,13 @@ class SegmentPacker:
         self._parts: list[str] = []
         self._locs: list[tuple[int, str]] = []
         self._anchors: list[Anchor] = []
+        self._known: list[Known] = []
         self._len = 0      # chars in the pending segment
         self._offset = 0   # offset of the pending segment in the whole text
         self.total = 0
 
-    def add(self, sub: str | None, text: str, anchors: Iterable[Anchor] = ()
-            ) -> Iterator[Segment]:
+    def add(self, sub: str | None, text: str, anchors: Iterable[Anchor] = (),
+            known: Iterable[Known] = ()) -> Iterator[Segment]:
         """Add one unit; yields the segments that became full. ``anchors``
         are the unit's file positions, offsets relative to ``text``."""
         if not text:
@@ -79,14 +84,14 @@ class SegmentPacker:
             self._locs.append((self._len, sub))
         at = self._len
         self._anchors.extend((s + at, e + at, f, ln, col) for s, e, f, ln, col in anchors)
+        self._known.extend((s + at, e + at, kind, score) for s, e, kind, score in known)
         self._parts.append(text)
         self._len += len(text)
 
-    def add_all_anchored(self, units: Iterable[tuple[str | None, str, list[Anchor]]]
-                         ) -> Iterator[Segment]:
-        """``add`` each ``(sub, text, anchors)`` unit in turn."""
-        for sub, text, anchors in units:
-            yield from self.add(sub, text, anchors)
+    def add_all_anchored(self, units: Iterable[Unit]) -> Iterator[Segment]:
+        """``add`` each ``(sub, text, anchors, known)`` unit in turn."""
+        for sub, text, anchors, known in units:
+            yield from self.add(sub, text, anchors, known)
 
     def add_all(self, units: Iterable[tuple[str | None, str]]) -> Iterator[Segment]:
         """``add`` each ``(sub, text)`` unit in turn. One generator for them
@@ -110,9 +115,9 @@ class SegmentPacker:
         if self._parts:
             yield Segment(text="".join(self._parts), locator=self.locator, base=self._offset,
                           context=self.context, locators=tuple(self._locs),
-                          anchors=tuple(self._anchors))
+                          anchors=tuple(self._anchors), known=tuple(self._known))
         self._offset += self._len
-        self._parts, self._locs, self._len, self._anchors = [], [], 0, []
+        self._parts, self._locs, self._len, self._anchors, self._known = [], [], 0, [], []
 
     def _split(self, sub: str | None, text: str, anchors: tuple[Anchor, ...] = ()
                ) -> Iterator[Segment]:

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from daemon.scan.columns import SAMPLE, ColumnBook, json_group, known_span
 from daemon.scan.extract.positions import (
     LineCounter,
     LineIndex,
@@ -31,7 +32,7 @@ from daemon.scan.extract.positions import (
     json_value_anchors,
     runs,
 )
-from daemon.scan.extract.segmenting import SegmentPacker
+from daemon.scan.extract.segmenting import SegmentPacker, Unit
 from daemon.scan.extract.sniff import MIME, delimiter_of
 from daemon.scan.extract.source import Ctx, Input, escape_locator_part
 from daemon.scan.extract.text import (
@@ -41,7 +42,7 @@ from daemon.scan.extract.text import (
     iter_lines,
     stream_segments,
 )
-from daemon.scan.segments import Anchor, Limits, Segment
+from daemon.scan.segments import Anchor, Known, Limits, Segment
 from policies.errors import Unscannable
 
 JSON_PARSE_MAX_BYTES = 8 * 1024 * 1024
@@ -97,41 +98,70 @@ def _json_segments(doc: Any, limits: Limits, text: str) -> Iterator[Segment]:
     packer = SegmentPacker(limits, context=keys, cap=limits.max_text_chars)
     tokens = json_scalar_tokens(text)
     index = LineIndex(text)
-    yield from packer.add_all_anchored(_anchored_leaves(doc, "$", tokens, text, index))
+    leaves = list(_leaves(doc, "$"))
+    book = _book(leaves, limits)
+    yield from packer.add_all_anchored(_json_units(leaves, tokens, text, index, book))
     yield from packer.flush()
 
 
-def _anchored_leaves(doc: Any, root: str, tokens: dict[str, tuple[int, int]], text: str,
-                     index: LineIndex, prefix: str = ""
-                     ) -> Iterator[tuple[str | None, str, list[Anchor]]]:
-    """``(locator, unit text, anchors)`` of each scalar of ``doc``."""
-    for path, key, value in _leaves(doc, root):
+def _book(leaves: Iterable[tuple[str, str | None, Any]], limits: Limits) -> ColumnBook | None:
+    """Sampled and classified JSON columns (key paths), or None when off."""
+    if not limits.classify_columns:
+        return None
+    book = ColumnBook()
+    for path, key, value in leaves:
+        book.observe(json_group(path), key or "", value)
+    book.decide()
+    return book
+
+
+def _json_units(leaves: Iterable[tuple[str, str | None, Any]], tokens: dict[str, tuple[int, int]],
+                text: str, index: LineIndex, book: ColumnBook | None, prefix: str = ""
+                ) -> Iterator[Unit]:
+    """``(locator, unit text, anchors, known)`` of each scalar."""
+    for path, key, value in leaves:
         unit = _line(key, value)
         token = tokens.get(path)
         anchors = [] if token is None else json_value_anchors(
             len(unit) - len(str(value)) - 1, value, token, text, index)
-        yield f"{prefix}{path}", unit, anchors
+        yield f"{prefix}{path}", unit, anchors, _known(book, json_group(path), unit, value)
+
+
+def _known(book: ColumnBook | None, column: str, unit: str, value: Any) -> list[Known]:
+    """The cell's finding when its column is classified and it passes."""
+    verdict = None if book is None else book.known(column, value)
+    if verdict is None:
+        return []
+    start, end = known_span(unit, str(value))
+    return [(start, end, verdict.entity, verdict.score)]
 
 
 def _ndjson_segments(lines: Iterable[str], limits: Limits) -> Iterator[Segment]:
+    """NDJSON records; the first ``SAMPLE`` parsed records classify the columns."""
     packer = SegmentPacker(limits)
+    parsed = _ndjson_records(lines)
+    head = list(itertools.islice(parsed, SAMPLE))
+    book = _book(((path, key, value) for n, line, index, doc in head if doc is not _INVALID
+                  for path, key, value in _leaves(doc, "$")), limits)
+    for n, line, index, doc in itertools.chain(head, parsed):
+        if doc is _INVALID:
+            yield from packer.add(f"line={n}", line if line.endswith("\n") else line + "\n",
+                                  runs(0, line.rstrip("\n"), 0, index))
+            continue
+        yield from packer.add_all_anchored(_json_units(
+            _leaves(doc, "$"), json_scalar_tokens(line), line, index, book, prefix=f"line={n};"))
+    yield from packer.flush()
+
+
+def _ndjson_records(lines: Iterable[str]) -> Iterator[tuple[int, str, LineIndex, Any]]:
+    """``(line number, line, its positions, parsed or _INVALID)`` per non-blank line."""
     where, offset = LineCounter(), 0
     for n, line in enumerate(lines, start=1):
         line_at = (offset, where.line, where.column)
         where.advance(line, len(line))
         offset += len(line)
-        if not line.strip():
-            continue
-        doc = _parse(line)
-        index = LineIndex(line, base=line_at[0], line=line_at[1], column=line_at[2])
-        if doc is _INVALID:
-            yield from packer.add(f"line={n}", line if line.endswith("\n") else line + "\n",
-                                  runs(0, line.rstrip("\n"), 0, index))
-            continue
-        tokens = json_scalar_tokens(line)
-        yield from packer.add_all_anchored(
-            _anchored_leaves(doc, "$", tokens, line, index, prefix=f"line={n};"))
-    yield from packer.flush()
+        if line.strip():
+            yield n, line, LineIndex(line, *line_at), _parse(line)
 
 
 def _leaves(doc: Any, root: str) -> Iterator[tuple[str, str | None, Any]]:
@@ -193,26 +223,40 @@ def _csv_segments(rows: Iterator[list[str]], limits: Limits, lines: RecordLines,
         packer = SegmentPacker(limits, context=context)
         cols = _columns(header)
         record = lines.record()
+        records: Iterator[tuple[list[str], tuple[str, int, int, int]]] = (
+            (row, lines.record()) for row in rows)
         if header:
             yield from packer.add("row=1", limits_join(first))
-            records: Iterator[tuple[list[str], tuple[str, int, int, int]]] = (
-                (row, lines.record()) for row in rows)
         else:
-            records = itertools.chain([(first, record)],
-                                      ((row, lines.record()) for row in rows))
+            records = itertools.chain([(first, record)], records)
+        head = list(itertools.islice(records, SAMPLE))
+        book = _csv_book(head, header, limits)
         yield from packer.add_all_anchored(
-            _anchored_cells(records, 1 if header else 0, cols, delim))
+            _anchored_cells(itertools.chain(head, records), 1 if header else 0, cols, delim,
+                            book))
         yield from packer.flush()
     except csv.Error as e:
         raise Unscannable("corrupt", f"delimited text does not parse: {e}") from e
 
 
+def _csv_book(head: list[tuple[list[str], tuple[str, int, int, int]]], header: list[str],
+              limits: Limits) -> ColumnBook | None:
+    if not limits.classify_columns:
+        return None
+    book = ColumnBook()
+    for row, _ in head:
+        for j, cell in enumerate(row):
+            book.observe(str(j), header[j] if j < len(header) else "", cell)
+    book.decide()
+    return book
+
+
 def _anchored_cells(records: Iterable[tuple[list[str], tuple[str, int, int, int]]],
-                    skipped: int, cols: list[tuple[str, str]], delim: str
-                    ) -> Iterator[tuple[str | None, str, list[Anchor]]]:
-    """``(locator, text, anchors)`` of each non-blank cell; a cell's anchor
-    says where its text starts in the file (when ``csv_cell_spans`` could
-    locate it, else none)."""
+                    skipped: int, cols: list[tuple[str, str]], delim: str,
+                    book: ColumnBook | None) -> Iterator[Unit]:
+    """``(locator, text, anchors, known)`` of each non-blank cell; a cell's
+    anchor says where its text starts in the file (when ``csv_cell_spans``
+    could locate it, else none)."""
     for n, (row, (raw, offset, line, column)) in enumerate(records, start=skipped + 1):
         spans = csv_cell_spans(raw, delim)
         if spans is not None and len(spans) != len(row):
@@ -227,7 +271,8 @@ def _anchored_cells(records: Iterable[tuple[list[str], tuple[str, int, int, int]
                 if index is None:
                     index = LineIndex(raw, base=offset, line=line, column=column)
                 anchors = runs(len(prefix), cell, spans[j][0], index)
-            yield f"row={n};col={col}", f"{prefix}{cell}\n", anchors
+            unit = f"{prefix}{cell}\n"
+            yield f"row={n};col={col}", unit, anchors, _known(book, str(j), unit, cell)
 
 
 def limits_join(cells: list[str]) -> str:
