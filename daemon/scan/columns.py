@@ -154,7 +154,9 @@ RULES: tuple[ColumnRule, ...] = (
     ColumnRule("PERSON", _n(r"(?:first|last|given|family|full|middle|sur|maiden|display|contact"
                             r"|customer|patient|employee|client|user|account|card_?holder"
                             r"|holder|owner|recipient|sender)_?name|^name$|^(?:customer|patient"
-                            r"|contact|employee|recipient|sender|cardholder|author)$"),
+                            r"|contact|employee|recipient|sender|cardholder|author|assignee"
+                            r"|reviewer|approver|(?:account_|sales_)?manager|agent_name"
+                            r"|account_owner|sales_rep)$"),
                is_name),
     ColumnRule("LOCATION", _n(r"(?:^|_)(?:city|town|country|state|province|region|county)"
                               r"(?:_|$)"), is_place),

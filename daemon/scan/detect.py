@@ -29,7 +29,6 @@ from __future__ import annotations
 import bisect
 import copy
 import logging
-import os
 import re
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
@@ -77,22 +76,11 @@ class RawFinding:
 
 
 def make_tldextract_offline() -> None:
-    """Make tldextract (used by Presidio's EmailRecognizer) work without network or disk.
+    """Make tldextract (used by Presidio's EmailRecognizer) work without network
+    or disk (``foreign.make_tldextract_offline``). Idempotent."""
+    from daemon.scan.foreign import make_tldextract_offline as offline
 
-    The environment variable covers extractors created later; the module-level
-    extractor was built at import time, so it is replaced by one that never
-    fetches (no URLs), never caches (``cache_dir=None``) and uses the bundled
-    public suffix snapshot. Idempotent.
-    """
-    os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
-    import tldextract.tldextract as tld
-
-    current = tld.TLD_EXTRACTOR
-    if getattr(current, "_scratchwarden_offline", False):
-        return
-    offline = tld.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
-    offline._scratchwarden_offline = True  # type: ignore[attr-defined]
-    tld.TLD_EXTRACTOR = offline
+    offline()
 
 
 # --------------------------------------------------------------------------- NLP engine
@@ -177,8 +165,8 @@ def build_analyzer(*, use_ner: bool = True, extra: Sequence[EntityRecognizer] = 
                    ) -> AnalyzerEngine:
     """An AnalyzerEngine from Presidio's default NLP config and default recognizers,
     plus ``extra`` recognizers. The NER recognizer is only registered with NER on.
-    Built for ``Detector``: its NLP artifacts hold no lemmas, so the engine's own
-    ``analyze()`` would apply no context boost (``Detector`` uses fastcontext)."""
+    Built for ``Detector``; the engine's own ``analyze()`` applies the same
+    context rule through Presidio's seam (``fastcontext.FastContextEnhancer``)."""
     make_tldextract_offline()
     silence_presidio_debug()
     from presidio_analyzer import AnalyzerEngine
@@ -199,7 +187,10 @@ def build_analyzer(*, use_ner: bool = True, extra: Sequence[EntityRecognizer] = 
         registry.add_nlp_recognizer(nlp_engine=engine)
     for recognizer in extra:
         registry.add_recognizer(recognizer)
-    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE])
+    from daemon.scan.fastcontext import FastContextEnhancer
+
+    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE],
+                          context_aware_enhancer=FastContextEnhancer())
 
 
 def _secret_recognizers() -> list[EntityRecognizer]:
@@ -349,6 +340,45 @@ def dedupe(findings: Sequence[RawFinding]) -> list[RawFinding]:
                   key=lambda f: (f.start, f.end, f.entity_type))
 
 
+# --------------------------------------------------------------------------- name propagation
+
+MAX_PROPAGATED_NAMES = 64
+MAX_PROPAGATED = 2_000
+_NAME_TOKEN = re.compile(r"[^\W\d_][\w'’\-]{2,}")
+
+
+def propagate_names(text: str, found: list[RawFinding]) -> list[RawFinding]:
+    """A person named once in a text is the same person where the same name
+    recurs: every other occurrence of a found multi-word name, and of its
+    first or last word alone ("Best,\nArthur" after "Arthur Hughes"), is
+    reported too, at the score of the finding it repeats. Case-sensitive,
+    on word boundaries, bounded in names and in findings added."""
+    names: dict[str, RawFinding] = {}
+    for f in found:
+        if f.entity_type != "PERSON" or len(names) >= MAX_PROPAGATED_NAMES:
+            continue
+        full = text[f.start:f.end]
+        words = full.split()
+        if len(words) < 2 or not all(w[:1].isupper() for w in (words[0], words[-1])):
+            continue
+        for key in (full, words[0], words[-1]):
+            if _NAME_TOKEN.fullmatch(key) or key == full:
+                names.setdefault(key, f)
+    if not names:
+        return found
+    persons = [f for f in found if f.entity_type == "PERSON"]
+    added: list[RawFinding] = []
+    for name, f in sorted(names.items(), key=lambda kv: -len(kv[0])):  # longest first
+        taken = _Spans([*persons, *added])
+        for m in re.finditer(rf"(?<![\w'’\-]){re.escape(name)}(?![\w'’\-])", text):
+            probe = RawFinding("PERSON", m.start(), m.end(), f.score, f.recognizer)
+            if len(added) < MAX_PROPAGATED and not taken.overlaps(probe):
+                added.append(probe)
+    if not added:
+        return found
+    return sorted([*found, *added], key=lambda f: (f.start, f.end, f.entity_type))
+
+
 # --------------------------------------------------------------------------- the detector
 
 WARM_UP_TEXT = (
@@ -493,7 +523,11 @@ class Detector:
             plans = [self._plan(text, list(context)) for text, context in items]
             if self.needs_ner:
                 self._add_ner_results([c for chunks in plans for c in chunks])
-            return [self._finish(chunks) for chunks in plans]
+            found = [self._finish(chunks) for chunks in plans]
+            if "PERSON" in self._wanted:
+                found = [propagate_names(text, f)
+                         for (text, _), f in zip(items, found, strict=True)]
+            return found
 
     def _plan(self, text: str, context: list[str]) -> list[_Chunk]:
         """Cut ``text`` into chunks and run the pattern recognizers on each."""
@@ -647,8 +681,7 @@ def _use_candidate_phone_recognizer(analyzer: AnalyzerEngine) -> None:
 
     registry = analyzer.registry
     if any(type(r) is PhoneRecognizer for r in registry.recognizers):
-        registry.recognizers = [r for r in registry.recognizers
-                                if type(r) is not PhoneRecognizer]
+        registry.remove_recognizer("PhoneRecognizer")  # Presidio's own seam, by name
         registry.add_recognizer(CandidatePhoneRecognizer())
 
 

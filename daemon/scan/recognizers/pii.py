@@ -31,6 +31,8 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from daemon.scan import foreign
+
 FLAGS = re.MULTILINE
 
 # ----------------------------------------------------------------------------- building blocks
@@ -162,11 +164,22 @@ class TitledPersonRecognizer(PatternRecognizer):
                 rf"[ \t]*:[ \t]*){_FULL_NAME}\b", 0.5),
         Pattern("introduced name",
                 rf"(?<=\b(?i:my name is|name is|named|called|calls me|i'm|i am|this is|"
-                rf"signed by|under|assistant to|contact|ask for|add)[ \t]+){_FULL_NAME}\b",
-                0.45),
+                rf"signed by|under|assistant to|contact|ask for|add|follow up with|"
+                rf"(?:spoke|speak|talked|talk|met|meeting|call|chat) (?:with|to)|shouted at|"
+                rf"escalated to|assigned to|forwarded by|on behalf of|colleague|"
+                rf"(?:payment|message|e-?mail|call|note) from|receipt to|reply to|"
+                rf"my (?:kid|son|daughter|wife|husband|partner|mother|father|friend|manager))"
+                rf"[ \t]+){_FULL_NAME}\b", 0.45),
+        Pattern("introduced first name",
+                rf"(?<=\b(?i:my name is|call me|my (?:kid|son|daughter|wife|husband|partner)|"
+                rf"colleague|follow up with|escalated to|shouted at|said to)[ \t]+){_NAME}\b"
+                rf"(?![ \t]+\p{{Lu}})", 0.4),
         Pattern("greeting", rf"(?<=\b(?:Dear|Hi|Hello|Hey)[ \t]+){_FULL_NAME}\b", 0.45),
         Pattern("sign-off", rf"(?<=\b(?i:regards|sincerely|thanks|thank you|cheers|best),?"
                 rf"[ \t]*\n[ \t]*){_FULL_NAME}\b", 0.5),
+        Pattern("sign-off first name",
+                rf"(?<=\b(?i:regards|sincerely|thanks|thank you|cheers|best),[ \t]*\n[ \t]*)"
+                rf"{_NAME}[ \t]*$", 0.45),
     ]
     CONTEXT: ClassVar[list[str]] = ["name", "mr", "mrs", "ms", "dr", "dear", "sincerely"]
 
@@ -477,13 +490,7 @@ def phone_candidate_windows(text: str, min_digits: int = PHONE_MIN_DIGITS,
     return windows
 
 
-# phonenumbers' own helpers for "is this candidate parsed from a + country code"
-# (private; should a release rename them, every key names its region: exact, slower).
-_EXTRACT_POSSIBLE: Any = getattr(phonenumbers.phonenumberutil, "_extract_possible_number", None)
-_PLUS_CHARS: Any = getattr(phonenumbers.phonenumberutil, "_PLUS_CHARS_PATTERN", None)
-
-
-class _MinDigitsMatcher(phonenumbers.PhoneNumberMatcher):
+class _MinDigitsMatcher(foreign.VerifyingMatcher):
     """phonenumbers' matcher that never parses a candidate with fewer than
     ``PHONE_MIN_DIGITS`` digits (ids, sizes and status codes in the margins of
     a window were ~80% of all parses on logs), and that asks ``memo`` before
@@ -497,16 +504,16 @@ class _MinDigitsMatcher(phonenumbers.PhoneNumberMatcher):
         super().__init__(text, region, leniency=leniency)
         self._memo = memo
 
-    def _parse_and_verify(self, candidate: str, offset: int) -> Any:
+    def verify(self, candidate: str, offset: int) -> Any:
         if sum(map(str.isdigit, candidate)) < PHONE_MIN_DIGITS:
             return None
         if self._memo is None:
-            return super()._parse_and_verify(candidate, offset)
+            return self.library_verify(candidate, offset)
         key = self._memo.key(self.text, candidate, offset, self.preferred_region,
                              int(self.leniency))
         known = self._memo.get(key)
         if known is None:
-            match = super()._parse_and_verify(candidate, offset)
+            match = self.library_verify(candidate, offset)
             self._memo.put(key, match)
             return match
         number = known[0]
@@ -557,16 +564,11 @@ class PhoneMemo:
 def _international(candidate: str) -> bool:
     """True when phonenumbers parses ``candidate`` from its own ``+`` country
     code, whatever the default region (no RFC 3966 ``phone-context``)."""
-    if _EXTRACT_POSSIBLE is None or _PLUS_CHARS is None or ";" in candidate:
-        return False
-    return _PLUS_CHARS.match(_EXTRACT_POSSIBLE(candidate)) is not None
+    return ";" not in candidate and foreign.written_with_plus(candidate) is True
 
 
-_PN: Any = phonenumbers.phonenumbermatcher
-_MATCHER_PARTS = ("_PATTERN", "_SECOND_NUMBER_START_PATTERN", "_INNER_MATCHES",
-                  "_UNWANTED_END_CHAR_PATTERN", "_SLASH_SEPARATED_DATES", "_TIME_STAMPS",
-                  "_TIME_STAMPS_SUFFIX")
-_SHARED_MATCHING = all(hasattr(_PN, name) for name in _MATCHER_PARTS)
+_PN: Any = foreign.PHONE_MATCHER
+_SHARED_MATCHING = _PN is not None
 _MAX_TRIES = 65535
 """phonenumbers' default ``max_tries`` of a ``PhoneNumberMatcher``."""
 
@@ -683,13 +685,13 @@ def _shared_matches(candidates: _Candidates, region: str, leniency: int, memo: P
                     skipped = True
                 elif plan is not None:
                     whole, rounds = plan
-                    found = verifier._parse_and_verify(*whole)
+                    found = verifier.verify(*whole)
                     if found is None:
                         for this in rounds:
                             if budget <= 0:
                                 break
                             for group, offset in this:
-                                found = verifier._parse_and_verify(group, offset)
+                                found = verifier.verify(group, offset)
                                 if found is not None:
                                     break
                                 budget -= 1
@@ -708,6 +710,10 @@ def _shared_matches(candidates: _Candidates, region: str, leniency: int, memo: P
         index = found.end
 
 
+NAME = "PhoneRecognizer"
+"""The candidate-window recognizer keeps Presidio's name: it stands in for it."""
+
+
 class CandidatePhoneRecognizer(PhoneRecognizer):
     """Presidio's PhoneRecognizer (same regions, leniency, score, context) run
     only on windows around digit runs long enough to be a phone number, and
@@ -721,7 +727,7 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     compares them on realistic texts)."""
 
     def __init__(self) -> None:
-        super().__init__(name="PhoneRecognizer")
+        super().__init__(name=NAME)
         self.memo = PhoneMemo()
 
     def analyze(self, text: str, entities: list[str],
@@ -742,15 +748,21 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         reported: list[tuple[int, int]] = []
         for region in self.supported_regions:
             matches: Iterable[PhoneNumberMatch] = (
-                _MinDigitsMatcher(text, region, leniency, self.memo) if candidates is None
+                public_matches(text, region, leniency) if candidates is None
                 else _shared_matches(candidates, region, leniency, self.memo, reported))
             for match in matches:
                 reported.append((match.start, match.end))
-                # Presidio parses the match again only to name its region in
-                # the explanation; no finding carries an explanation.
-                r = self._get_recognizer_result(  # type: ignore[no-untyped-call]
-                    match, text, region, nlp_artifacts)
-                r.start += base
-                r.end += base
-                results.append(r)
+                results.append(RecognizerResult(
+                    entity_type=self.supported_entities[0], start=base + match.start,
+                    end=base + match.end, score=self.SCORE, analysis_explanation=None,  # type: ignore[arg-type]
+                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: NAME,
+                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
         return results
+
+
+def public_matches(text: str, region: str, leniency: int) -> list[PhoneNumberMatch]:
+    """The public path: phonenumbers' matcher as published, numbers under
+    ``PHONE_MIN_DIGITS`` digits dropped after matching (the fast path never
+    parses them). tests/scan/test_foreign.py compares the two."""
+    return [m for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=leniency)
+            if sum(c.isdigit() for c in m.raw_string) >= PHONE_MIN_DIGITS]
