@@ -162,6 +162,20 @@ RULES: tuple[ColumnRule, ...] = (
                               r"(?:_|$)"), is_place),
 )
 
+NOT_A_PERSON = re.compile(
+    r"(?:^|_)(?:product|item|sku|category|categories|department|status|type|kind|plan|tier"
+    r"|brand|model|colou?r|size|sector|industry|company|organi[sz]ation|vendor|supplier"
+    r"|manufacturer|currency|unit|level|priority|tag|label|team|project|service|region_code"
+    r"|country_code|language|locale|channel|source|method|stage|phase)(?:_?name)?$")
+"""Column names that say the values are not people or places (``product``,
+``category``, ``company_name``): NER's person/place guesses in such a column
+are dropped (spaCy reads "Desk Lamp" in a product column as a person)."""
+QUIET = ""
+"""The entity type of a ``Segment.known`` span that marks a quiet cell: not a
+finding; NER's person/place findings inside it are dropped."""
+NER_GUESSES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
+"""What a quiet cell's name rules out."""
+
 COLUMN_TYPES: tuple[str, ...] = tuple(dict.fromkeys(r.entity for r in RULES))
 """Every type the classifier can report (all in the entity catalogue)."""
 
@@ -197,7 +211,14 @@ def classify(name: str, sample: Sequence[str]) -> Verdict | None:
         for rule in RULES:
             if rule.values_only and all(rule.valid(v) for v in values):
                 return Verdict(rule.entity, VALUES_SCORE, rule.valid)
+    if key and NOT_A_PERSON.search(key):
+        return Verdict(QUIET, 0.0, _no_at_or_long_digits)
     return None
+
+
+def _no_at_or_long_digits(value: str) -> bool:
+    """A quiet cell holds no e-mail-like ``@`` and no 7+-digit run."""
+    return "@" not in value and _LONG_DIGITS.search(value) is None
 
 
 _INDEX = re.compile(r"\[[0-9]+\]")

@@ -342,6 +342,22 @@ def dedupe(findings: Sequence[RawFinding]) -> list[RawFinding]:
 
 # --------------------------------------------------------------------------- name propagation
 
+_NOT_IN_A_NAME = re.compile(r"[\d_@/=\\{}<>|#$%*+]")
+
+
+def plausible_names(text: str, found: list[RawFinding]) -> list[RawFinding]:
+    """Drop PERSON findings that cannot be a name: a digit or a code
+    character in it (``HF_TOKEN``, ``user_id``), or one upper-case word
+    (``README``, ``TODO``). NER reads code and configs as prose."""
+    return [f for f in found if f.entity_type != "PERSON" or _plausible(text[f.start:f.end])]
+
+
+def _plausible(name: str) -> bool:
+    if _NOT_IN_A_NAME.search(name):
+        return False
+    return " " in name.strip() or not name.isupper()
+
+
 MAX_PROPAGATED_NAMES = 64
 MAX_PROPAGATED = 2_000
 _NAME_TOKEN = re.compile(r"[^\W\d_][\w'’\-]{2,}")
@@ -525,7 +541,7 @@ class Detector:
                 self._add_ner_results([c for chunks in plans for c in chunks])
             found = [self._finish(chunks) for chunks in plans]
             if "PERSON" in self._wanted:
-                found = [propagate_names(text, f)
+                found = [propagate_names(text, plausible_names(text, f))
                          for (text, _), f in zip(items, found, strict=True)]
             return found
 

@@ -9,6 +9,7 @@ status with a reason: a file that could not be scanned is never "clean"."""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import logging
@@ -231,6 +232,8 @@ class Scanner:
             seg, self.detector.detect(seg.text_to_scan(), tuple(seg.context)))
 
     def _findings_from(self, seg: Segment, raws: Iterable[RawFindingLike]) -> Iterable[Finding]:
+        if seg.known:
+            raws = _not_quieted(seg, list(raws))
         for raw in itertools.chain(raws, _known_findings(seg)):
             value = seg.text[raw.start:raw.end]
             at = seg.position(raw.start) if seg.anchors else None
@@ -263,7 +266,24 @@ def _known_findings(seg: Segment) -> list[_KnownFinding]:
     from daemon.scan.columns import RECOGNIZER
 
     return [_KnownFinding(kind, start, end, score, RECOGNIZER)
-            for start, end, kind, score in seg.known]
+            for start, end, kind, score in seg.known if kind]
+
+
+def _not_quieted(seg: Segment, raws: list[RawFindingLike]) -> list[RawFindingLike]:
+    """Drop NER's person/place guesses inside quiet cells (columns whose name
+    says they hold products, categories, statuses: ``columns.NOT_A_PERSON``)."""
+    from daemon.scan.columns import NER_GUESSES
+
+    quiet = [(s, e) for s, e, kind, _ in seg.known if not kind]  # in text order
+    if not quiet:
+        return raws
+    starts = [s for s, _ in quiet]
+
+    def inside(r: RawFindingLike) -> bool:
+        i = bisect.bisect_right(starts, r.start) - 1
+        return i >= 0 and r.end <= quiet[i][1]
+
+    return [r for r in raws if r.entity_type not in NER_GUESSES or not inside(r)]
 
 
 MANY_MAX_FILE_BYTES = 64 * 1024

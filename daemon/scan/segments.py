@@ -90,7 +90,9 @@ class Segment:
         if not self.known:
             return self.text
         parts, at = [], 0
-        for start, end, _, _ in self.known:
+        for start, end, kind, _ in self.known:
+            if not kind:
+                continue  # a quiet cell: scanned, NER guesses dropped after
             parts += [self.text[at:start], " " * (end - start)]
             at = end
         parts.append(self.text[at:])

@@ -130,3 +130,20 @@ def test_ndjson_columns_from_the_first_records(scanner: Scanner, tmp_path: Path)
     obs = scanner.scan(str(path))
     mails = [f for f in obs.findings if f.entity_type == "EMAIL_ADDRESS"]
     assert len(mails) == 100 and {f.recognizer for f in mails} == {"ColumnClassifier"}
+
+
+def test_product_columns_are_not_people(scanner: Scanner, tmp_path: Path) -> None:
+    """spaCy reads "Desk Lamp" in a product column as a person: a column whose
+    name says it holds products or categories drops NER's person/place guesses,
+    and its cells are still scanned (an e-mail in one is found)."""
+    path = tmp_path / "products.csv"
+    rows = ["sku,product,category,price"]
+    rows += [f"A{i:04d},Desk Lamp {i}00,Garden,{i}.99" for i in range(1, 9)]
+    rows.append("A9999,ask jane.roe@example.org,Garden,1.00")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    obs = scanner.scan(str(path))
+    assert not [f for f in obs.findings if f.entity_type in ("PERSON", "LOCATION")]
+    assert [f.locator for f in obs.findings if f.entity_type == "EMAIL_ADDRESS"] == \
+        ["row=10;col=product"]
+    assert col.classify("product", ["Desk Lamp"]) is not None
+    assert col.classify("product", ["Desk Lamp"]).entity == col.QUIET  # type: ignore[union-attr]

@@ -413,12 +413,18 @@ class CardNumberContextRecognizer(PatternRecognizer):
     """Card numbers of 12-19 digits (Maestro, 2-series Mastercard, 19-digit
     Visa) that Presidio's prefix table misses. Weak alone (a Luhn-valid 12-19
     digit number is 1 in 10): only a context word ("card", "cc", ...) before it
-    makes it a finding; a failed Luhn check discards it."""
+    makes it a finding, except a 2-series Mastercard number (a narrow
+    prefix range, 16 digits); a failed Luhn check discards any."""
 
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("12-19 digits", r"(?<![\w\-.])\d{12,19}(?![\w\-]|[.,]\d)", 0.1),
         Pattern("grouped 4-4-4-x", r"(?<![\w\-.])\d{4}(?:([ \-])\d{4}){2}\1\d{1,7}"
                 r"(?![\w\-]|[.,]\d)", 0.1),
+        # Mastercard's 2-series (BINs 2221-2720, issued since 2017), which
+        # Presidio's prefix table predates: as strong as its other cards'
+        # shapes before context, and still Luhn-checked.
+        Pattern("2-series mastercard", r"(?<![\w\-.])2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d"
+                r"|720)(?:[ \-]?\d{4}){3}(?![\w\-]|[.,]\d)", 0.5),
     ]
     CONTEXT: ClassVar[list[str]] = ["card", "cc", "visa", "mastercard", "maestro", "amex",
                                     "credit", "debit", "discover", "jcb"]
