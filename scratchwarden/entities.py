@@ -87,7 +87,7 @@ _TABLE: tuple[EntityType, ...] = (
     _e("PASSWORD_HASH", RESTRICTED, "secrets", "PasswordHashRecognizer",
        "crypt/bcrypt/argon2/PBKDF2 hash formats, Kerberos and NTLM hash dumps",
        "a password hash (crackable offline)"),
-    _e("API_TOKEN", RESTRICTED, "secrets", "PrefixedTokenRecognizer",
+    _e("API_TOKEN", RESTRICTED, "secrets", "PrefixedTokenRecognizer UrlSecretRecognizer",
        "short service prefix + 20+ generated chars (both cases, digits, entropy)",
        "an API token of a service without its own recognizer"),
     # ---------------------------------------------------------------- secrets (rule catalogue)

@@ -96,6 +96,7 @@ SHAPES: dict[str, str] = {
     # --- secrets (daemon/scan/recognizers/credentials.py)
     "PasswordHashRecognizer": r"\$(?:1|apr1|2|5|6|7|8|9|y|gy|argon2|pbkdf2|krb5)",
     "CommandPasswordRecognizer": r"(?i)pass|(?i)pwd|(?i)-u|NetworkCredential|DirectoryEntry",
+    "UrlSecretRecognizer": r"(?i)hook|[0-9]{8}:",
 }
 
 

@@ -37,6 +37,9 @@ ARGON = f"$argon2id$v=19$m=65536,t=3,p=4${rand(22)}${rand(43)}"
 HEX = "0123456789abcdef"
 ASREP = f"$krb5asrep$23$user@corp.test:{rand(32, HEX)}${rand(200, HEX)}"
 NETPW = rand(12)
+HOOK = f"https://hooks.chat.acme-corp.test/webhook/{rand(8, HEX)}-{rand(4, HEX)}/IncomingWebhook/" \
+       f"{token(32)}"
+BOT = f"{RNG.randint(10**8, 10**10)}:AA{token(33)}"
 TOK = token(32)
 
 # (id, recognizer, text, reported value or None)
@@ -70,6 +73,11 @@ CASES: list[tuple[str, type[sec.SecretRecognizer], str, str | None]] = [
      "test_handlesVeryLongCamelCaseNamesWithoutFailing_2", None),
     ("subresource-integrity", cr.PrefixedTokenRecognizer, f"sha384-{TOK}", None),
     ("lowercase-hex", cr.PrefixedTokenRecognizer, f"sgp_{rand(40, '0123456789abcdef')}", None),
+    ("webhook-url", cr.UrlSecretRecognizer, f"url: {HOOK}\n", HOOK),
+    ("webhook-docs-url", cr.UrlSecretRecognizer,
+     "see https://docs.example.test/webhooks/getting-started-with-incoming", None),
+    ("bot-token", cr.UrlSecretRecognizer, f"BOT={BOT}\n", BOT),
+    ("timestamp-colon", cr.UrlSecretRecognizer, "1700000000:" + "a" * 35, None),
 ]
 
 
@@ -111,6 +119,24 @@ def test_documentation_keys_are_not_reported_by_the_detector() -> None:
     text = ("aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
             "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
     assert Detector(use_ner=False).detect(text) == []
+
+
+@pytest.mark.parametrize("text,value", [
+    ("  fbApiKey:            \"{v}\",", "{v}"),                 # aligned YAML/JS
+    ("dotnet nuget push x --api-key {v} -s src", "{v}"),           # an option
+    ("SECRET_KEY = '{v}'", "{v}"),                                  # a generated Django key
+])
+def test_api_key_assignment_shapes(text: str, value: str) -> None:
+    v = token(30) + "!%(^x"
+    text, value = text.format(v=v), value.format(v=v)
+    results = sec.ApiKeyAssignmentRecognizer().analyze(text, ["API_KEY_ASSIGNMENT"])
+    start = text.index(value)
+    assert any((r.start, r.end) == (start, start + len(value)) for r in results)
+
+
+def test_code_is_not_a_credential() -> None:
+    for text in ('api_key = "" + getKey() + ""', 'token: "#{token}"', "secret = settings.X"):
+        assert sec.ApiKeyAssignmentRecognizer().analyze(text, ["API_KEY_ASSIGNMENT"]) == []
 
 
 def test_random_enough() -> None:

@@ -137,6 +137,32 @@ class PrefixedTokenRecognizer(SecretRecognizer):
         return False
 
 
+class UrlSecretRecognizer(SecretRecognizer):
+    """Credentials that are a whole URL or an id-and-secret pair: an incoming
+    webhook URL whose path holds a generated secret (anyone holding the URL
+    can post), and a bot token of the form ``<numeric id>:<generated
+    secret>``. The whole URL or token is reported."""
+
+    ENTITY = "API_TOKEN"
+    PATTERNS = (
+        Pattern("webhook url with a secret path",
+                r"""(?i:https?)://[A-Za-z0-9.\-]{3,253}(?::[0-9]{1,5})?/[^\s"'<>`]{0,200}?"""
+                r"""(?i:webhooks?|hooks|incomingwebhook)/(?P<tail>[^\s"'<>`]{20,400}+)""", 0.6),
+        Pattern("numeric id and generated secret",
+                r"(?<![\w:])[0-9]{8,12}:(?P<tail>[A-Za-z0-9_\-]{30,60})(?![\w\-])", 0.55),
+    )
+    CONTEXT = ("webhook", "token", "bot", "url")
+
+    def spans(self, compiled, text):  # type: ignore[no-untyped-def]
+        for match in compiled.finditer(text, timeout=30.0):
+            parts = match.group("tail").replace("@", "/").replace(":", "/").split("/")
+            if any(random_enough(p.replace("-", ""), 16, 3.0) for p in parts):
+                yield match.span()
+
+    def invalidate_result(self, pattern_text: str) -> bool | None:
+        return False
+
+
 def _generated(part: str) -> bool:
     """Letters of both cases and digits, 3+ of each, and >= 4 bits/char."""
     upper = sum(c.isupper() for c in part)
@@ -149,4 +175,5 @@ CREDENTIAL_RECOGNIZERS: tuple[type[SecretRecognizer], ...] = (
     PasswordHashRecognizer,
     CommandPasswordRecognizer,
     PrefixedTokenRecognizer,
+    UrlSecretRecognizer,
 )

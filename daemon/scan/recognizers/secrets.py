@@ -55,7 +55,7 @@ _FLAGS = regex.MULTILINE | regex.VERSION0
 
 # An assignment operator between a key and its value, with an optional closing
 # quote of the key (``"password": ...``) and bounded spaces around it.
-_ASSIGN = r"""["']?[ \t]{0,16}(?::=|=>|==|=|:)[ \t]{0,3}"""
+_ASSIGN = r"""["']?[ \t]{0,16}(?::=|=>|==|=|:)[ \t]{0,16}"""
 # ... or, for a key name that is specific enough, plain spaces
 # (``aws configure set aws_secret_access_key VALUE``).
 _ASSIGN_OR_SPACE = r"""(?:["']?[ \t]{0,3}(?::=|=>|==|=|:)[ \t]{0,3}|[ \t]{1,3})"""
@@ -260,7 +260,7 @@ _PLACEHOLDER_RE = regex.compile(
 _REFERENCE_RE = regex.compile(
     r"""\.\.\.|…|os\.environ|getenv|process\.env|\$\{\{|vault:|secretKeyRef"""
     r"""|^\$[{(]|^\{\{"""                      # ${VAR, $(cmd, {{ var (cut by the bare form)
-    r"""|^[A-Za-z_][A-Za-z0-9_]{0,100}[.(\[]""",  # settings.X, get_password(), env["X"]
+    r"""|^[A-Za-z_][A-Za-z_]{0,100}[.(\[]""",  # settings.X, get_password(), env["X"]
     _FLAGS,
 )
 
@@ -622,7 +622,8 @@ _QUERY_KEY = (r"[?&](?i:token|access_token|api_key|apikey|key|secret|client_secr
               r"|signature|auth|password)=")
 
 _CODE_VALUE = regex.compile(
-    r"""[()]|^[+,#&]|[+,]$|\s[+]\s|&[lg]t;|#\{|^\\|^\$[A-Za-z_]|^arn:|:$"""
+    r"""[A-Za-z_][A-Za-z0-9_.]{0,64}\([^()]{0,64}\)|^[+,#&]|[+,]$|\s[+]\s|&[lg]t;|#\{"""
+    r"""|^\\|^\$[A-Za-z_]|^arn:|:$"""
     r"""|^[A-Za-z0-9_.\-]{1,64}/[A-Za-z0-9_.\-]{1,64}/""",
     _FLAGS,
 )
@@ -700,6 +701,10 @@ class ApiKeyAssignmentRecognizer(SecretRecognizer):
             r"""(?P<secret>[A-Za-z0-9._~+/\-]{8,4096}+={0,3})""",
             0.7,
         ),
+        Pattern("credential command-line option",
+                r"""(?<![A-Za-z0-9\-])--?(?i:api-?key|access-?token|auth-?token|token|secret"""
+                r"""|client-?secret)(?:[ \t]{1,3}|=)["']?(?P<secret>[^\s"'\-][^\s"']{7,255}+)""",
+                0.6),
         Pattern("credential in a url query",
                 _QUERY_KEY + r"(?P<secret>[A-Za-z0-9._~+/%\-]{16,512}+)", 0.6),
         *(Pattern(f"{p.name}, loose key", p.regex, p.score - 0.1)
