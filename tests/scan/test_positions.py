@@ -153,3 +153,26 @@ def test_lines_output_names_the_place(tmp_path: Path) -> None:
     assert finding_line("a.txt", f) == "a.txt:7:4: US_SSN 0.85 UsSsnRecognizer"
     g = Finding("US_SSN", 3, 14, 0.85, "UsSsnRecognizer", locator="page=2")
     assert finding_line("b.pdf", g) == "b.pdf: US_SSN 0.85 UsSsnRecognizer [page=2]"
+
+
+def test_inventory_locations_keep_positions(tmp_path: Path) -> None:
+    """The inventory's locations carry line, column and offset beside the
+    locator (JSON column: no migration), and never a value."""
+    from datetime import UTC, datetime
+
+    from inventory.records import FileObservation, FileStatus
+    from inventory.store import Recording, Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'inv.db'}")
+    try:
+        f = Finding("EMAIL_ADDRESS", 41, 61, 1.0, "ColumnClassifier", locator="row=2;col=email",
+                    fingerprint="a" * 64, line=2, column=10, offset=24)
+        obs = FileObservation("/r/c.csv", FileStatus.SCANNED, size=96, sha256="1" * 64,
+                              findings=(f,))
+        store.record_many("n1", [Recording(obs, root="/r")], now=datetime.now(UTC))
+        view = store.get_asset("n1", "/r/c.csv")
+    finally:
+        store.close()
+    assert view is not None
+    (loc,) = view.findings[0].locations
+    assert (loc.locator, loc.line, loc.column, loc.offset) == ("row=2;col=email", 2, 10, 24)
