@@ -25,6 +25,7 @@ silently: the file is recorded unscannable with the reason.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import os
 from typing import Any
@@ -53,7 +54,11 @@ def available() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4)
 def _scanner(cache_dir: str | None) -> Any:
+    """One compiled scanner per process and cache dir: the rules are
+    immutable, and every detector a process builds shares them (compiling
+    costs seconds, a test session builds dozens of detectors)."""
     try:
         from kingfisher_sdk import Rules, Scanner
     except ImportError as e:
