@@ -50,7 +50,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scratch_pii_set import KINDS, LOCALES, Person, csv_export  # noqa: E402
+from scratch_pii_set import KINDS, LOCALES, Doc, Person, csv_export  # noqa: E402
 
 CLASSES = ("personal", "restricted", "secrets")
 MIN_SCORE = {"personal": 0.6, "restricted": 0.5, "secrets": 0.5}
@@ -165,6 +165,17 @@ NEGATIVES: tuple[Callable[[random.Random], tuple[str, str]], ...] = (
             "integrity": "sha512-" + base64.b64encode(r.randbytes(64)).decode()}
         for _ in range(15)}}, indent=2)),
     lambda r: ("cache/thumb.b64", base64.b64encode(r.randbytes(3000)).decode() + "\n"),
+    lambda r: ("src/service.py", "class CustomerService:\n    \"\"\"Looks customers up by "
+               "e-mail.\"\"\"\n\n    def get_by_email(self, email: str) -> Customer:\n"
+               "        return self.repo.find(email=email)\n\n    def rename(self, customer, "
+               "first_name, last_name):\n        customer.full_name = f\"{first_name} "
+               "{last_name}\"\n"),
+    lambda r: ("config/pipeline.json", json.dumps({
+        "name": "Nightly Build", "owner": "platform-team", "schedule": "0 2 * * *",
+        "steps": [{"name": "Run Unit Tests"}, {"name": "Publish Docker Image"}]}, indent=2)),
+    lambda r: ("logs/access.log", "".join(
+        f"lb-{r.randint(1, 4):02d} - anonymous [21/Nov/2026:10:{r.randint(10, 59)}:00] "
+        f"\"GET /health HTTP/1.1\" 200 {r.randint(10, 99)}\n" for _ in range(20))),
     lambda r: ("notes/release.md", "Release notes\n\nThe Garden Hose 300 now ships from the "
                "Springfield warehouse. Support for Windows Server was added; the Paris and "
                "Berlin regions are live. See the changelog for details.\n"),
@@ -184,6 +195,11 @@ def personal_file(rng: random.Random, i: int, fakers: dict[str, object]) -> Plan
     a, b = (Person(fakers[loc], rng, loc) for _ in range(2))
     if i % 7 == 6:
         doc = csv_export(rng, [Person(fakers[loc], rng, loc) for _ in range(rng.randint(3, 9))])
+    elif i % 7 == 5:  # the hard case: one full name in a sentence, nothing else personal
+        doc = Doc("notes/todo.txt")
+        doc.add(rng.choice(["Reminder: call back ", "TODO: send the quote to ",
+                            "Waiting on a signature from "]))
+        doc.ent("PERSON", a.name).add(rng.choice([" before Friday.\n", " (see thread).\n"]))
     else:
         doc = rng.choice(KINDS)(rng, a, b)
         if rng.random() < 1 / 3 and not doc.file_name.endswith(".json"):

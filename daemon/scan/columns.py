@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 SAMPLE = 64
@@ -129,6 +129,7 @@ class ColumnRule:
     name: re.Pattern[str]
     valid: Validator
     values_only: bool = False  # strict enough to classify a column by its values alone
+    min_values: int = 1        # an ambiguous name needs this many sampled values
 
 
 def _n(pattern: str) -> re.Pattern[str]:
@@ -153,11 +154,13 @@ RULES: tuple[ColumnRule, ...] = (
                is_address),
     ColumnRule("PERSON", _n(r"(?:first|last|given|family|full|middle|sur|maiden|display|contact"
                             r"|customer|patient|employee|client|user|account|card_?holder"
-                            r"|holder|owner|recipient|sender)_?name|^name$|^(?:customer|patient"
-                            r"|contact|employee|recipient|sender|cardholder|author|assignee"
-                            r"|reviewer|approver|(?:account_|sales_)?manager|agent_name"
-                            r"|account_owner|sales_rep)$"),
+                            r"|holder|owner|recipient|sender)_?name|^(?:customer|patient"
+                            r"|employee|recipient|sender|cardholder|assignee|reviewer|approver"
+                            r"|(?:account_|sales_)?manager|agent_name|account_owner|sales_rep)$"),
                is_name),
+    # "name", "owner", "author", "contact" also name pipelines, teams and
+    # products ("Nightly Build"): only many name-like values decide.
+    ColumnRule("PERSON", _n(r"^(?:name|owner|author|contact)$"), is_name, min_values=5),
     ColumnRule("LOCATION", _n(r"(?:^|_)(?:city|town|country|state|province|region|county)"
                               r"(?:_|$)"), is_place),
 )
@@ -195,23 +198,50 @@ class Verdict:
     valid: Validator
 
 
-def classify(name: str, sample: Sequence[str]) -> Verdict | None:
-    """The column's type, from its name and sampled values, or None."""
+PERSONAL_SIBLINGS = re.compile(
+    r"e_?mail|phone|mobile|address|street|birth|(?:^|_)dob(?:_|$)|(?:^|_)ssn(?:_|$)"
+    r"|first_?name|last_?name|surname|gender|(?:^|_)age(?:_|$)")
+"""Beside an ambiguous ``name``, these say the record is about a person."""
+TECHNICAL_SIBLINGS = re.compile(
+    r"(?:^|_)(?:schedule|cron|steps?|version|status|state|kind|command|cmd|image|repo"
+    r"|repository|branch|commit|sha|url|uri|path|file|enabled|config|settings|timeout"
+    r"|retries|runtime|job|pipeline|workflow|package|module|endpoint|method)(?:_|$)")
+"""Beside an ambiguous ``name``, these say the record is a thing (a pipeline,
+a package, a job): the name is quiet."""
+
+
+def classify(name: str, sample: Sequence[str], siblings: Iterable[str] = ()) -> Verdict | None:
+    """The column's type, from its name and sampled values, or None.
+    ``siblings``: the other column names of its records (a JSON object's
+    keys, a CSV header), which decide an ambiguous ``name`` with few values."""
     values = [v.strip() for v in sample if v.strip()][:SAMPLE]
     if not values:
         return None
     key = normalise(name)
     for rule in RULES:
         if key and rule.name.search(key):
-            ok = sum(rule.valid(v) for v in values)
-            if ok >= MIN_SHARE * len(values):
+            ok = sum(rule.valid(v) for v in values) >= MIN_SHARE * len(values)
+            if ok and len(set(values)) >= rule.min_values:
                 return Verdict(rule.entity, NAME_SCORE, rule.valid)
+            if rule.min_values > 1:
+                return _by_siblings(rule, ok, [normalise(s) for s in siblings])
             break  # the name names one type; its values say no
     if len(values) >= MIN_VALUES_ONLY:
         for rule in RULES:
             if rule.values_only and all(rule.valid(v) for v in values):
                 return Verdict(rule.entity, VALUES_SCORE, rule.valid)
     if key and NOT_A_PERSON.search(key):
+        return Verdict(QUIET, 0.0, _no_at_or_long_digits)
+    return None
+
+
+def _by_siblings(rule: ColumnRule, ok: bool, siblings: list[str]) -> Verdict | None:
+    """An ambiguous name with too few values: a person's record (an e-mail
+    or phone beside it) makes it a name column, a thing's record (a
+    schedule, a version, a repo) makes it quiet; else it is scanned as is."""
+    if ok and any(PERSONAL_SIBLINGS.search(s) for s in siblings):
+        return Verdict(rule.entity, NAME_SCORE, rule.valid)
+    if any(TECHNICAL_SIBLINGS.search(s) for s in siblings):
         return Verdict(QUIET, 0.0, _no_at_or_long_digits)
     return None
 
@@ -238,18 +268,35 @@ class ColumnBook:
         self._names: dict[str, str] = {}
         self._samples: dict[str, list[str]] = {}
         self._verdicts: dict[str, Verdict | None] = {}
+        self._record: dict[str, str] = {}            # column -> its record group
+        self._members: dict[str, set[str]] = {}      # record group -> column names
 
-    def observe(self, column: str, name: str, value: object) -> None:
+    def observe(self, column: str, name: str, value: object, record: str = "",
+                container: str = "") -> None:
+        """One value of ``column`` (named ``name``), in records of group
+        ``record``, held under the key ``container`` (JSON: ``steps`` for
+        ``$.steps[*].name``; it counts as a sibling name)."""
         if not isinstance(value, str):
             value = str(value)
         self._names.setdefault(column, name)
+        if column not in self._record and len(self._record) < 4 * SAMPLE:
+            self._record[column] = record
+            members = self._members.setdefault(record, set())
+            members.add(name)
+            if container:
+                members.add(container)
         sample = self._samples.setdefault(column, [])
         if len(sample) < SAMPLE and value.strip():
             sample.append(value)
 
     def decide(self) -> None:
-        self._verdicts = {c: classify(self._names[c], s) for c, s in self._samples.items()}
+        self._verdicts = {c: classify(self._names[c], s, self._siblings(c))
+                          for c, s in self._samples.items()}
         self._samples = {}
+
+    def _siblings(self, column: str) -> set[str]:
+        group = self._record.get(column)
+        return set() if group is None else self._members[group] - {self._names[column]}
 
     def known(self, column: str, value: object) -> Verdict | None:
         """The column's verdict when this cell passes its validator, else None."""

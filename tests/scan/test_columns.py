@@ -27,6 +27,7 @@ NAMES = ["Jane Roe", "John Smith", "Ana María López", "Wei Chen", "Olu Adeyemi
     ("email", [f"u{i}@example.org" for i in range(10)], "EMAIL_ADDRESS"),
     ("E-Mail Address", [f"u{i}@example.org" for i in range(3)], "EMAIL_ADDRESS"),
     ("customerName", NAMES, "PERSON"),
+    ("name", NAMES, "PERSON"),                                 # ambiguous name, many values
     ("phone", ["(212) 555-0143", "+44 20 7946 0958", "212.555.0199"], "PHONE_NUMBER"),
     ("ssn", ["536-22-1490", "536221491"], "US_SSN"),
     ("ip_address", ["192.0.2.10", "2001:db8::1"], "IP_ADDRESS"),
@@ -44,6 +45,7 @@ def test_classify(name: str, values: list[str], entity: str) -> None:
     ("email", ["n/a", "unknown", "none", "x"]),                # the name says so, values don't
     ("name", ["Widget 3000", "Gadget 2", "Part 7", "Kit 9"]),  # product names with numbers
     ("state", ["active", "pending", "active", "done"]),        # a status, not a place
+    ("name", ["Nightly Build", "Run Unit Tests"]),             # a pipeline, not a person
     ("", ["u@example.org"] * 3),                               # too few for values alone
     ("notes", ["call me", "later"]),                           # no rule
 ])
@@ -147,3 +149,15 @@ def test_product_columns_are_not_people(scanner: Scanner, tmp_path: Path) -> Non
         ["row=10;col=product"]
     assert col.classify("product", ["Desk Lamp"]) is not None
     assert col.classify("product", ["Desk Lamp"]).entity == col.QUIET  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("siblings,expected", [
+    (["email", "phone"], "PERSON"),             # a person's record
+    (["schedule", "steps", "owner"], col.QUIET),  # a pipeline's record
+    (["id"], None),                             # cannot tell: scanned as is
+])
+def test_an_ambiguous_name_with_few_values_is_decided_by_its_record(
+        siblings: list[str], expected: str | None) -> None:
+    verdict = col.classify("name", ["Nightly Build"] if expected == col.QUIET else ["Jane Roe"],
+                           siblings)
+    assert (verdict.entity if verdict else None) == expected

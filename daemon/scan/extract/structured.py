@@ -110,7 +110,10 @@ def _book(leaves: Iterable[tuple[str, str | None, Any]], limits: Limits) -> Colu
         return None
     book = ColumnBook()
     for path, key, value in leaves:
-        book.observe(json_group(path), key or "", value)
+        group = json_group(path)
+        record = group.rsplit(".", 1)[0]
+        container = record.rsplit(".", 1)[-1].split("[", 1)[0] if "." in record else ""
+        book.observe(group, key or "", value, record=record, container=container)
     book.decide()
     return book
 
