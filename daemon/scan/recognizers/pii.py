@@ -51,20 +51,31 @@ _SUFFIX = (
     r"manor|meadows?|mills?|orchard|pass|prairie|springs?|station|summit|valley|village|vista|"
     r"green|gate|quay|wharf|esplanade|embankment|causeway|expressway|expy|freeway|fwy|"
     r"turnpike|tpke|union|club|estates?|fields?|forest|harbou?r|island|lakes?|oval|port|"
-    r"ranch|shores?|track|bypass|spur|str|strasse|straße|utca|út|ut|broadway|circus|parade)"
+    r"ranch|shores?|track|bypass|spur|str|strasse|straße|utca|út|ut|broadway|circus|parade|"
+    r"tér|körút|köz|sor|tee|náměstí|třída|aleja|rúa|kaari|polku|"
+    # more USPS Publication 28 suffixes
+    r"bend|mountains?|mtn|crossroads?|ports|points|range|rng|plateau|plt|flats?|brooks?|"
+    r"burgs?|canyon|cape|centers?|cliffs?|common|corners?|coves?|creek|crest|dale|divide|"
+    r"extension|falls|ferry|fords?|forks?|fort|glens?|greens|groves|harbors|havens?|hills|"
+    r"hollow|inlet|isle|keys?|knolls?|locks?|lodge|mall|mission|motorway|neck|overpass|"
+    r"pines|plains?|radial|rapids?|river|roads|shoals?|skyway|squares|stream|streets|"
+    r"throughway|trace|tunnel|underpass|unions|valleys|viaduct|views|villages|ville|wells?|"
+    r"ring|ways)"
 )
 # Street words that lead the name (French, Italian, Spanish, Portuguese, ...).
 _PREFIX = (
     r"(?i:rue|rua|via|viale|vicolo|calle|carrer|avenida|avda|avenue|av\.|piazza|piazzale|"
     r"largo|corso|strada|ulica|ul\.|plac|praça|praca|travessa|estrada|boulevard|bd|chemin|"
     r"allée|allee|place|quai|route|impasse|camino|paseo|plaza|ronda|rambla|viela|alameda|"
+    r"cuesta|cañada|travesía|travesia|glorieta|callejón|callejon|pasaje|avinguda|"
     r"odos|leoforos|λεωφόρος|οδός)"
 )
 # Street words glued to the end of the name (German, Nordic, Dutch, Finnish, ...).
 _GLUED = (
     r"(?:strasse|straße|str\.|gasse|weg|allee|platz|damm|ufer|steig|markt|gatan|gata|"
     r"vägen|väg|vej|vejen|gade|stræde|veien|vegen|vei|veg|vegur|laan|straat|plein|kade|"
-    r"dreef|singel|dijk|gracht|tie|katu|kuja|polku|utca|ulica|cesta|ulice)"
+    r"dreef|singel|dijk|gracht|tie|katu|kuja|polku|utca|ulica|cesta|ulice|baan|hof|steeg|"
+    r"pad|ring)"
 )
 _SECONDARY = (r"(?i:apt|apartment|suite|ste|unit|room|rm|floor|fl|bldg|building|box|"
               r"p\.?\s?o\.?\s?box|dept|flat)\.?[ \t]*#?[ \t]*\d{1,5}[A-Za-z]?\b")
@@ -85,9 +96,12 @@ _NAME_RUN = rf"(?:(?:{_CAP}|{_PARTICLE}){_SP}){{0,4}}"
 _STREET_SUFFIXED = (rf"\b{_NUM}(?:{_SP}{_NUM})?{_SP}{_NAME_RUN}{_CAP}{_SP}{_SUFFIX}\b\.?"
                     rf"(?:{_SP}{_NUM}\b\.?)?")
 _PO_BOX = rf"\b(?:{_NUM}{_SP})?(?i:p\.?[ \t]?o\.?[ \t]?box){_SP}\d{{1,6}}\b"
-_STREET_PREFIXED = rf"\b(?:{_NUM}{_SP})?{_PREFIX}{_SP}{_NAME_RUN}{_CAP}{_SP}{_NUM}\b"
-_STREET_GLUED = (rf"\b(?:{_NUM}{_SP})?(?:{_CAP}{_SP}){{0,3}}\p{{Lu}}[\p{{L}}\p{{M}}]{{2,}}{_GLUED}"
-                 rf"\.?{_SP}{_NUM}\b")
+_STREET_PREFIXED = (rf"\b(?:{_NUM}{_SP})?{_PREFIX}{_SP}{_NAME_RUN}{_CAP},?{_SP}{_NUM}\b")
+# "26 rue des Lilas", "141, rue Aubry": the number before the street word, none after.
+_STREET_NUMBER_FIRST = rf"\b{_NUM},?{_SP}(?:{_NUM}{_SP})?{_PREFIX}{_SP}{_NAME_RUN}{_CAP}"
+# "Gutknechtring 8", "Christof-Kruschwitz-Weg 25": the street word glued, or hyphenated on.
+_STREET_GLUED = (rf"\b(?:{_NUM}{_SP})?(?:{_CAP}{_SP}){{0,3}}\p{{Lu}}[\p{{L}}\p{{M}}\-]{{2,}}"
+                 rf"(?i:{_GLUED})\.?{_SP}{_NUM}\b")
 _STREET_NUMBERED = rf"\b\d{{2,6}}{_SP}(?:{_CAP}{_SP}){{1,3}}{_NUM}\b"
 
 
@@ -109,6 +123,7 @@ class StreetAddressRecognizer(PatternRecognizer):
         Pattern("military (PSC/Unit/USS + APO/FPO/DPO)", _MILITARY, 0.85),
         Pattern("street with suffix + block", _with_tail(_STREET_SUFFIXED), 0.6),
         Pattern("street word first + block", _with_tail(_STREET_PREFIXED), 0.55),
+        Pattern("number, street word + block", _with_tail(_STREET_NUMBER_FIRST), 0.5),
         Pattern("glued street word + block", _with_tail(_STREET_GLUED), 0.55),
         Pattern("PO box + block", _with_tail(_PO_BOX), 0.5),
         Pattern("number words number + block",
@@ -177,6 +192,13 @@ class TitledPersonRecognizer(PatternRecognizer):
         Pattern("greeting", rf"(?<=\b(?:Dear|Hi|Hello|Hey)[ \t]+){_FULL_NAME}\b", 0.45),
         Pattern("sign-off", rf"(?<=\b(?i:regards|sincerely|thanks|thank you|cheers|best),?"
                 rf"[ \t]*\n[ \t]*){_FULL_NAME}\b", 0.5),
+        Pattern("name above an address block",
+                rf"(?m:^)[ \t>?*•]*{_FULL_NAME}[ \t]*(?=\n(?:[^\n]{{0,60}}\n){{0,2}}[ \t>?*•]*"
+                rf"\d{{1,6}}[A-Za-z]?[ \t,]+\p{{Lu}})", 0.45),
+        Pattern("name as the subject of a personal verb",
+                rf"(?:(?m:^)|(?<=[.!?:][ \t]{{1,3}}))[ \t>]*{_FULL_NAME}(?=[ \t]+(?:lives|lived|"
+                rf"works|worked|was born|moved|spent|said|says|asked|shouted|joined|wrote|"
+                rf"called|emailed|is from|comes from|will be))", 0.45),
         Pattern("sign-off first name",
                 rf"(?<=\b(?i:regards|sincerely|thanks|thank you|cheers|best),[ \t]*\n[ \t]*)"
                 rf"{_NAME}[ \t]*$", 0.45),
