@@ -234,9 +234,10 @@ class Scanner:
     def _findings_from(self, seg: Segment, raws: Iterable[RawFindingLike]) -> Iterable[Finding]:
         if seg.known:
             raws = _not_quieted(seg, list(raws))
+        where = seg.positions() if seg.anchors else None
         for raw in itertools.chain(raws, _known_findings(seg)):
             value = seg.text[raw.start:raw.end]
-            at = seg.position(raw.start) if seg.anchors else None
+            at = where.at(raw.start) if where is not None else None
             yield Finding(
                 entity_type=raw.entity_type,
                 start=seg.base + raw.start,

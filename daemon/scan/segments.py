@@ -99,19 +99,14 @@ class Segment:
         return "".join(parts)
 
     def position(self, offset: int) -> Position | None:
-        """The file position of ``text[offset]``, or None (no run holds it)."""
-        i = bisect.bisect_right(self.anchors, (offset, _MAX, _MAX, _MAX, _MAX)) - 1
-        if i < 0:
-            return None
-        start, end, file_offset, line, column = self.anchors[i]
-        if offset >= end:
-            return None
-        newlines = self.text.count("\n", start, offset)
-        if newlines:
-            column = offset - self.text.rfind("\n", start, offset)
-        else:
-            column += offset - start
-        return Position(line + newlines, column, file_offset + offset - start)
+        """The file position of ``text[offset]``, or None (no run holds it).
+        For many offsets of one segment use :meth:`positions`."""
+        return self.positions().at(offset)
+
+    def positions(self) -> Positions:
+        """A lookup of file positions for this segment's offsets (its
+        newlines are indexed once, on the first lookup)."""
+        return Positions(self)
 
     def locate(self, offset: int) -> str | None:
         if not self.locators:
@@ -121,6 +116,44 @@ class Segment:
             return self.locator
         sub = self.locators[i][1]
         return f"{self.locator};{sub}" if self.locator else sub
+
+
+class Positions:
+    """File positions of offsets into one segment's text: a bisect over the
+    anchors, then over the text's newlines (indexed once, lazily), so a
+    segment dense with findings costs O(text + findings log text), not a
+    count of newlines per finding."""
+
+    def __init__(self, seg: Segment) -> None:
+        self._seg = seg
+        self._newlines: list[int] | None = None
+
+    def at(self, offset: int) -> Position | None:
+        anchors = self._seg.anchors
+        i = bisect.bisect_right(anchors, (offset, _MAX, _MAX, _MAX, _MAX)) - 1
+        if i < 0:
+            return None
+        start, end, file_offset, line, column = anchors[i]
+        if offset >= end:
+            return None
+        if self._newlines is None:
+            self._newlines = _newline_index(self._seg.text)
+        lo = bisect.bisect_left(self._newlines, start)
+        hi = bisect.bisect_left(self._newlines, offset)
+        if hi > lo:
+            column = offset - self._newlines[hi - 1]
+        else:
+            column += offset - start
+        return Position(line + hi - lo, column, file_offset + offset - start)
+
+
+def _newline_index(text: str) -> list[int]:
+    """Offsets of every ``\n`` (``str.find`` in C, one pass)."""
+    out, at = [], text.find("\n")
+    while at >= 0:
+        out.append(at)
+        at = text.find("\n", at + 1)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
