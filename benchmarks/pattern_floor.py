@@ -199,11 +199,12 @@ class LookupDetector:
     def __init__(self, table: dict[bytes, list[Any]]) -> None:
         self.table = table
 
-    def detect(self, text: str, context: Sequence[str] = ()) -> list[Any]:
+    def detect(self, text: str, context: Sequence[str] = (), ner_text: str | None = None
+               ) -> list[Any]:
         return self.table[_text_key(text, context)]
 
-    def detect_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[Any]]:
-        return [self.table[_text_key(t, c)] for t, c in items]
+    def detect_many(self, items: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+        return [self.table[_text_key(item[0], item[1])] for item in items]
 
 
 def record_lookup(scanner: Any, paths: Sequence[str], out: Path

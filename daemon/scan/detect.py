@@ -520,14 +520,19 @@ class Detector:
         return (f"Detector(use_ner={self.use_ner}, threshold={self.threshold}, "
                 f"entities={len(self.entities)})")
 
-    def detect(self, text: str, context: Sequence[str] = ()) -> list[RawFinding]:
-        """Findings in ``text`` with offsets into ``text``; each place reported once."""
-        return self.detect_many([(text, context)])[0]
+    def detect(self, text: str, context: Sequence[str] = (), ner_text: str | None = None
+               ) -> list[RawFinding]:
+        """Findings in ``text`` with offsets into ``text``; each place reported once.
+        ``ner_text``: the same text with spans NER must not read blanked (the
+        validated cells of classified columns); patterns still read ``text``."""
+        return self.detect_many([(text, context, ner_text)])[0]
 
-    def detect_many(self, items: Sequence[tuple[str, Sequence[str]]]
+    def detect_many(self, items: Sequence[tuple[str, Sequence[str]]
+                                          | tuple[str, Sequence[str], str | None]]
                     ) -> list[list[RawFinding]]:
         """``detect`` for several texts at once: one list of findings per
-        ``(text, context)`` item, in order, each exactly what ``detect`` returns.
+        ``(text, context[, ner_text])`` item, in order, each exactly what
+        ``detect`` returns.
 
         The saving is NER: the regions of every chunk of every text go through
         spaCy's ``pipe`` together, in batches of up to ``NER_BATCH`` regions
@@ -536,16 +541,18 @@ class Detector:
         ``detect``. Memory grows with the total text: callers batch small
         texts (many small files in one worker task), not big ones."""
         with _presidio_errors():
-            plans = [self._plan(text, list(context)) for text, context in items]
+            plans = [self._plan(item[0], list(item[1]), item[2] if len(item) > 2 else None)
+                     for item in items]
             if self.needs_ner:
                 self._add_ner_results([c for chunks in plans for c in chunks])
             found = [self._finish(chunks) for chunks in plans]
             if "PERSON" in self._wanted:
-                found = [propagate_names(text, plausible_names(text, f))
-                         for (text, _), f in zip(items, found, strict=True)]
+                found = [propagate_names(item[0], plausible_names(item[0], f))
+                         for item, f in zip(items, found, strict=True)]
             return found
 
-    def _plan(self, text: str, context: list[str]) -> list[_Chunk]:
+    def _plan(self, text: str, context: list[str], ner_text: str | None = None
+              ) -> list[_Chunk]:
         """Cut ``text`` into chunks and run the pattern recognizers on each."""
         if not text.strip() or not self.entities:
             return []
@@ -555,7 +562,8 @@ class Detector:
             next_start = windows[i + 1][0] if i + 1 < len(windows) else None
             chunk = text[start:end]
             chunks.append(_Chunk(chunk, start, next_start,
-                                 self._pattern_results(chunk, context, text, start)))
+                                 self._pattern_results(chunk, context, text, start),
+                                 None if ner_text is None else ner_text[start:end]))
         return chunks
 
     def _finish(self, chunks: Sequence[_Chunk]) -> list[RawFinding]:
@@ -601,8 +609,9 @@ class Detector:
         # text does not depend on what else is in the batch.
         places: dict[str, list[tuple[_Chunk, int]]] = {}
         for c in chunks:
-            for start, end in ner_regions(c.text):
-                places.setdefault(c.text[start:end], []).append((c, start))
+            seen = c.text if c.ner_text is None else c.ner_text
+            for start, end in ner_regions(seen):
+                places.setdefault(seen[start:end], []).append((c, start))
         # Short ones (a CSV cell line, a label) are also remembered across calls.
         texts = []
         for text, where in places.items():
@@ -649,6 +658,7 @@ class _Chunk:
     base: int                    # offset of text[0] in the whole text
     next_start: int | None       # where the next window starts (None: last window)
     results: list[RecognizerResult]
+    ner_text: str | None = None  # what NER reads (validated cells blanked), else text
 
 
 def _batch_sizes(lengths: Sequence[int], max_docs: int, max_chars: int) -> Iterator[int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import itertools
 import logging
 import os
 import time
@@ -44,7 +43,8 @@ class RawFindingLike(Protocol):
 
 
 class DetectorLike(Protocol):
-    def detect(self, text: str, context: Sequence[str] = ...) -> Sequence[RawFindingLike]: ...
+    def detect(self, text: str, context: Sequence[str] = ...,
+               ner_text: str | None = ...) -> Sequence[RawFindingLike]: ...
 
 
 def non_regular_reason(mode: int) -> str | None:
@@ -168,7 +168,8 @@ class Scanner:
 
     def _scan_batched(self, batch: list[_Batched], detect_many: Any, t0: float, c0: float
                       ) -> list[FileObservation]:
-        items = [(seg.text_to_scan(), tuple(seg.context)) for b in batch for seg in b.segments]
+        items = [(seg.text, tuple(seg.context), seg.ner_text() if seg.known else None)
+                 for b in batch for seg in b.segments]
         try:
             raws = iter(detect_many(items))
             per_file = [[next(raws) for _ in b.segments] for b in batch]
@@ -228,14 +229,21 @@ class Scanner:
         return extraction.mime, merged.result(), extraction.partial_reason
 
     def _findings_for(self, seg: Segment) -> Iterable[Finding]:
-        return self._findings_from(
-            seg, self.detector.detect(seg.text_to_scan(), tuple(seg.context)))
+        if not seg.known:
+            return self._findings_from(seg, self.detector.detect(seg.text, tuple(seg.context)))
+        return self._findings_from(seg, self.detector.detect(
+            seg.text, tuple(seg.context), ner_text=seg.ner_text()))
 
     def _findings_from(self, seg: Segment, raws: Iterable[RawFindingLike]) -> Iterable[Finding]:
         if seg.known:
             raws = _not_quieted(seg, list(raws))
         where = seg.positions() if seg.anchors else None
-        for raw in itertools.chain(raws, _known_findings(seg)):
+        if seg.known:
+            raws = list(raws)
+            detected = {(r.entity_type, r.start, r.end) for r in raws}
+            raws += [k for k in _known_findings(seg)
+                     if (k.entity_type, k.start, k.end) not in detected]
+        for raw in raws:
             value = seg.text[raw.start:raw.end]
             at = where.at(raw.start) if where is not None else None
             yield Finding(

@@ -83,10 +83,13 @@ class Segment:
     """Findings already made by the extractor (``columns.py``: a cell of a
     classified column that passed its validator), sorted
     ``(start, end, entity_type, score)`` in ``text``; the detector does not
-    read those characters (:meth:`text_to_scan`)."""
+    read those characters (:meth:`ner_text`)."""
 
-    def text_to_scan(self) -> str:
-        """``text`` with the ``known`` spans blanked (same length, same offsets)."""
+    def ner_text(self) -> str:
+        """``text`` with the ``known`` spans blanked (same length, same offsets):
+        what NER reads. Pattern recognizers read ``text`` whole, so a value
+        hidden inside a validated cell (an SSN in an e-mail's local part) is
+        still found."""
         if not self.known:
             return self.text
         parts, at = [], 0
