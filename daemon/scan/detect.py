@@ -30,7 +30,7 @@ import bisect
 import copy
 import logging
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -383,9 +383,14 @@ def propagate_names(text: str, found: list[RawFinding]) -> list[RawFinding]:
     if not names:
         return found
     persons = [f for f in found if f.entity_type == "PERSON"]
+    seen = Counter(text[f.start:f.end] for f in persons)
     added: list[RawFinding] = []
+    taken: _Spans | None = None
     for name, f in sorted(names.items(), key=lambda kv: -len(kv[0])):  # longest first
-        taken = _Spans([*persons, *added])
+        if text.count(name) <= seen[name]:
+            continue  # every occurrence is found already (the common case: one C pass)
+        if taken is None or added:
+            taken = _Spans([*persons, *added])
         for m in re.finditer(rf"(?<![\w'’\-]){re.escape(name)}(?![\w'’\-])", text):
             probe = RawFinding("PERSON", m.start(), m.end(), f.score, f.recognizer)
             if len(added) < MAX_PROPAGATED and not taken.overlaps(probe):
