@@ -95,7 +95,8 @@ SHAPES: dict[str, str] = {
                                   r"|(?i)auth|(?i)password",
     # --- secrets (daemon/scan/recognizers/credentials.py)
     "PasswordHashRecognizer": r"\$(?:1|apr1|2|5|6|7|8|9|y|gy|argon2|pbkdf2|krb5)",
-    "CommandPasswordRecognizer": r"(?i)pass|(?i)pwd|(?i)-u|NetworkCredential|DirectoryEntry",
+    "CommandPasswordRecognizer": r"(?i)pass|(?i)pwd|(?i)-u[ \t]|(?i)-user[ \t]|NetworkCredential"
+                                 r"|DirectoryEntry",
     "UrlSecretRecognizer": r"(?i)hook|[0-9]{8}:",
     # a prefix's last character, a separator, then the 20+ characters of the random part
     "PrefixedTokenRecognizer": r"[A-Za-z0-9][_\-.][A-Za-z0-9_\-]{20}",
