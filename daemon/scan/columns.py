@@ -49,10 +49,20 @@ _WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 _DATE = re.compile(r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.]"
                    r"[0-9]{2,4})(?:[T ][0-9:.]{4,15}Z?)?")
 _LONG_DIGITS = re.compile(r"[0-9][0-9 \-]{5,}[0-9]")
+_TOKEN = re.compile(r"[^\s,;]{21,}|(?=[^\s,;]*[0-9])(?=[^\s,;]*[A-Za-z])[^\s,;]{9,}")
+"""A word that could be a credential: 21+ characters, or 9+ mixing letters
+and digits (house numbers like ``12B`` and postcodes like ``SW1A`` are short)."""
+
+
+_PLAIN_LOCAL = re.compile(r"[A-Za-z][A-Za-z.'_+\-]{0,40}[0-9]{0,4}")
 
 
 def is_email(v: str) -> bool:
-    return _EMAIL.fullmatch(v) is not None
+    """An e-mail address whose local part is a name-like word with at most a
+    4-digit suffix: nothing else can hide in it (other addresses are left to
+    the detector)."""
+    return _EMAIL.fullmatch(v) is not None and \
+        _PLAIN_LOCAL.fullmatch(v.split("@", 1)[0]) is not None
 
 
 def is_phone(v: str) -> bool:
@@ -105,7 +115,8 @@ def is_name(v: str) -> bool:
     words = v.split()
     if not 1 <= len(words) <= 4 or len(v) > 60 or any(c.isdigit() or c == "@" for c in v):
         return False
-    return all(_WORD.fullmatch(w.strip(",")) for w in words) and any(w[0].isupper() for w in words)
+    return (all(_WORD.fullmatch(w.strip(",")) and len(w) <= 24 for w in words)
+            and any(w[0].isupper() for w in words))
 
 
 def is_place(v: str) -> bool:
@@ -116,7 +127,8 @@ def is_address(v: str) -> bool:
     """A street line or block: letters and a number, no ``@``, no 7+-digit run
     (a phone or an id would fail, and the cell is then scanned in full)."""
     return (5 <= len(v) <= 160 and "@" not in v and any(c.isdigit() for c in v)
-            and _WORD.search(v) is not None and _LONG_DIGITS.search(v) is None)
+            and _WORD.search(v) is not None and _LONG_DIGITS.search(v) is None
+            and _TOKEN.search(v) is None)
 
 
 def is_date(v: str) -> bool:

@@ -168,8 +168,8 @@ class Scanner:
 
     def _scan_batched(self, batch: list[_Batched], detect_many: Any, t0: float, c0: float
                       ) -> list[FileObservation]:
-        items = [(seg.text, tuple(seg.context), seg.ner_text() if seg.known else None)
-                 for b in batch for seg in b.segments]
+        items = [(seg.blanked(_FULLY_KNOWN), tuple(seg.context),
+                  seg.ner_text() if seg.known else None) for b in batch for seg in b.segments]
         try:
             raws = iter(detect_many(items))
             per_file = [[next(raws) for _ in b.segments] for b in batch]
@@ -232,7 +232,7 @@ class Scanner:
         if not seg.known:
             return self._findings_from(seg, self.detector.detect(seg.text, tuple(seg.context)))
         return self._findings_from(seg, self.detector.detect(
-            seg.text, tuple(seg.context), ner_text=seg.ner_text()))
+            seg.blanked(_FULLY_KNOWN), tuple(seg.context), ner_text=seg.ner_text()))
 
     def _findings_from(self, seg: Segment, raws: Iterable[RawFindingLike]) -> Iterable[Finding]:
         if seg.known:
@@ -258,6 +258,14 @@ class Scanner:
                 column=None if at is None else at.column,
                 offset=None if at is None else at.offset,
             )
+
+
+_FULLY_KNOWN = frozenset({"PERSON", "ADDRESS", "LOCATION", "EMAIL_ADDRESS"})
+"""Types whose validated cells no detector reads: their validators admit no
+digit run, token or ``@`` in which another kind of value could hide
+(``columns.py``). Cells of the other types (phones, cards, SSNs ...) are
+still read by the pattern recognizers: an SSN written into a phone column
+is found as one."""
 
 
 @dataclass(frozen=True, slots=True)

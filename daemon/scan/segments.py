@@ -87,15 +87,18 @@ class Segment:
 
     def ner_text(self) -> str:
         """``text`` with the ``known`` spans blanked (same length, same offsets):
-        what NER reads. Pattern recognizers read ``text`` whole, so a value
-        hidden inside a validated cell (an SSN in an e-mail's local part) is
-        still found."""
+        what NER reads."""
+        return self.blanked(None)
+
+    def blanked(self, kinds: frozenset[str] | None) -> str:
+        """``text`` with the ``known`` spans of these types blanked (``None``:
+        of every type; a quiet cell is never blanked)."""
         if not self.known:
             return self.text
         parts, at = [], 0
         for start, end, kind, _ in self.known:
-            if not kind:
-                continue  # a quiet cell: scanned, NER guesses dropped after
+            if not kind or (kinds is not None and kind not in kinds):
+                continue  # a quiet cell, or one the patterns must still read
             parts += [self.text[at:start], " " * (end - start)]
             at = end
         parts.append(self.text[at:])

@@ -95,12 +95,21 @@ def test_csv_cells_reported_by_column(scanner: Scanner, tmp_path: Path) -> None:
 def test_patterns_still_read_validated_cells(scanner: Scanner, tmp_path: Path) -> None:
     """Only NER skips a validated cell: a value hidden inside one (an SSN in
     an e-mail's local part) is still found by the pattern recognizers."""
-    rows = ["name,email"] + [f"{n},u{i}@example.org" for i, n in enumerate(NAMES)]
-    rows.append("Jane Roe,536-22-1490@example.org")
+    rows = ["name,email,phone,street"] + [
+        f"{n},u{i}@example.org,(212) 555-01{i:02d},{i + 1} Example Street"
+        for i, n in enumerate(NAMES)]
+    rows.append("Jane Roe,536-22-1490@example.org,536-22-1491,"
+                "12 ghp_R4nd0mT0k3nV4lu3Xy2 Street")
     path = tmp_path / "hidden.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     obs = scanner.scan(str(path))
-    assert ("row=10;col=email", "US_SSN") in {(f.locator, f.entity_type) for f in obs.findings}
+    got = {(f.locator, f.entity_type) for f in obs.findings}
+    assert ("row=10;col=email", "US_SSN") in got     # not a plain e-mail: scanned in full
+    assert ("row=10;col=phone", "US_SSN") in got     # a phone cell is still read by patterns
+    assert ("row=10;col=street", "ADDRESS") not in {
+        (f.locator, f.entity_type) for f in obs.findings if f.recognizer == "ColumnClassifier"}
+    # the cells that validate are reported by column and read by no detector
+    assert ("row=2;col=email", "EMAIL_ADDRESS") in got
 
 
 def test_classified_cells_are_blanked_for_ner(tmp_path: Path) -> None:

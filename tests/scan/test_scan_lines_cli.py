@@ -31,7 +31,7 @@ def test_lines_and_jsonl_positions(tmp_path: Path) -> None:
     assert out.returncode == 1, out.stderr[-2000:]           # findings: exit 1
     lines = out.stdout.splitlines()
     assert f"{notes}:2:8: EMAIL_ADDRESS 1.00 EmailRecognizer" in lines
-    assert f"{export}:2:10: EMAIL_ADDRESS 1.00 EmailRecognizer" in lines
+    assert f"{export}:2:10: EMAIL_ADDRESS 0.90 ColumnClassifier" in lines
     assert any(x.startswith(f"{export}:2:1: PERSON ") for x in lines)
     assert MAIL not in out.stdout and MAIL not in out.stderr
     rows = [json.loads(x) for x in _scan(tmp_path, "jsonl", export).stdout.splitlines()]
