@@ -221,9 +221,10 @@ def record_lookup(scanner: Any, paths: Sequence[str], out: Path
     table: dict[bytes, list[Any]] = {}
     seen: list[tuple[str, tuple[str, ...]]] = []
 
-    def recording(items: Sequence[tuple[str, Sequence[str]]]) -> list[list[Any]]:
+    def recording(items: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
         found: list[list[Any]] = real(items)
-        for (text, context), f in zip(items, found, strict=True):
+        for item, f in zip(items, found, strict=True):  # (text, context[, ner_text])
+            text, context = item[0], item[1]
             table[_text_key(text, context)] = f
             seen.append((text, tuple(context)))
         return found

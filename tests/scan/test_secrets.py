@@ -452,8 +452,9 @@ ADVERSARIAL = [
 
 _CHILD = """
 import json, sys
-from daemon.scan.recognizers.secrets import secret_recognizers
-recognizers = secret_recognizers()
+from daemon.scan.recognizers.secrets import SecretRecognizer, secret_recognizers
+# our own regexes; the catalogue library is measured on its own (test_catalogue.py)
+recognizers = [r for r in secret_recognizers() if isinstance(r, SecretRecognizer)]
 for unit in json.loads(sys.stdin.read()):
     text = (unit * (1_000_000 // len(unit) + 1))[:1_000_000]
     for recognizer in recognizers:
