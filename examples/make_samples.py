@@ -4,9 +4,11 @@
 Every person, number and secret in it is FAKE: example.com/.org addresses,
 555-01xx phone numbers, the documentation SSN 078-05-1120, card-network test
 numbers (4111 1111 1111 1111, 5555 5555 5555 4444), the textbook IBAN
-GB82 WEST 1234 5698 7654 32, AWS's documented example key
-AKIAIOSFODNN7EXAMPLE, a GitHub-shaped token of sequential characters and a
-PEM block whose body is not a key. The generated files are committed; rerun
+GB82 WEST 1234 5698 7654 32, an AWS-shaped key pair typed for this sample
+(it belongs to nobody) beside AWS's documented example key
+AKIAIOSFODNN7EXAMPLE (which the scanner does not report: a documentation
+example is not a finding), a GitHub-shaped token of sequential characters and
+a PEM block whose body is not a key. The generated files are committed; rerun
 to rebuild them (``python examples/make_samples.py [OUT_DIR]``). Needs
 python-docx; the PDF is written by hand (no PDF writer is installed).
 """
@@ -96,8 +98,9 @@ Scratch notes for the deploy agent.
 DEPLOY_NOTES = f"""\
 Deploy notes (pasted by the agent from the operator's message)
 
-export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
-export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+export AWS_ACCESS_KEY_ID=AKIAZ7Q4NVJ2W6KT3PXR
+export AWS_SECRET_ACCESS_KEY=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
+# as in the AWS docs: export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
 GITHUB_TOKEN={GITHUB_TOKEN}
 
 deploy key:

@@ -11,6 +11,7 @@ Levels, lowest to highest: none < internal < confidential < restricted.
 * internal: context that is not personal on its own (ORGANIZATION, LOCATION,
   DATE_TIME, URL, a PERSON name alone ...).
 
+Which type is at which level is declared in ``scratchwarden.entities``.
 Fail closed: an entity type we do not know is *confidential*, and one that
 looks like a credential (``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*PASSWORD*``,
 ``*CREDENTIAL*``) is *restricted*. The scanner's own secret types (its
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Iterable
+
+from scratchwarden.entities import CONFIDENTIAL, INTERNAL, RESTRICTED, names_at
 
 
 class Sensitivity(enum.StrEnum):
@@ -38,29 +41,10 @@ class Sensitivity(enum.StrEnum):
 _ORDER = (Sensitivity.NONE, Sensitivity.INTERNAL, Sensitivity.CONFIDENTIAL,
           Sensitivity.RESTRICTED)
 
-RESTRICTED_TYPES = frozenset({
-    # financial and government identifiers
-    "US_SSN", "US_ITIN", "US_PASSPORT", "US_BANK_NUMBER", "CREDIT_CARD", "IBAN_CODE", "CRYPTO",
-    "UK_NHS", "UK_NINO", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE", "IT_PASSPORT", "IT_IDENTITY_CARD",
-    "IT_VAT_CODE", "PL_PESEL", "SG_NRIC_FIN", "SG_UEN", "AU_TFN", "AU_MEDICARE", "AU_ABN",
-    "AU_ACN", "IN_AADHAAR", "IN_PAN", "IN_PASSPORT", "IN_VOTER", "FI_PERSONAL_IDENTITY_CODE",
-    "KR_RRN", "TH_TNIN", "MEDICAL_RECORD_NUMBER",
-    # secrets and credentials
-    "PRIVATE_KEY", "CRYPTO_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-    "GCP_SERVICE_ACCOUNT_KEY", "AZURE_STORAGE_KEY", "GITHUB_TOKEN", "GITLAB_TOKEN",
-    "SLACK_TOKEN", "STRIPE_KEY", "JWT", "PASSWORD", "API_KEY", "GENERIC_SECRET",
-    "CONNECTION_STRING", "BEARER_TOKEN",
-})
-
-CONFIDENTIAL_TYPES = frozenset({
-    "EMAIL_ADDRESS", "PHONE_NUMBER", "ADDRESS", "STREET_ADDRESS", "US_DRIVER_LICENSE",
-    "UK_DRIVER_LICENSE", "IP_ADDRESS", "MAC_ADDRESS", "DATE_OF_BIRTH", "MEDICAL_LICENSE",
-    "IN_VEHICLE_REGISTRATION", "LICENSE_PLATE", "USERNAME",
-})
-
-INTERNAL_TYPES = frozenset({
-    "PERSON", "ORGANIZATION", "LOCATION", "DATE_TIME", "NRP", "URL", "AGE", "TITLE",
-})
+# Declared once, with every entity type, in the shared catalogue.
+RESTRICTED_TYPES = names_at(RESTRICTED)
+CONFIDENTIAL_TYPES = names_at(CONFIDENTIAL)
+INTERNAL_TYPES = names_at(INTERNAL)
 
 # A PERSON name next to one of these identifies someone: confidential.
 QUASI_IDENTIFIERS = frozenset({"LOCATION", "DATE_TIME", "NRP", "AGE"})

@@ -322,7 +322,8 @@ def _views(s: Session, rows: Sequence[Row[Any]], locations: bool = True) -> list
             asset_id, kind, count, score, recognizers, *where = values
             by_asset[asset_id].append(FindingSummary(
                 kind, count, score, tuple(recognizers),
-                tuple(Location(int(x["start"]), int(x["end"]), x.get("locator"))
+                tuple(Location(int(x["start"]), int(x["end"]), x.get("locator"),
+                               x.get("line"), x.get("column"), x.get("offset"))
                       for x in (where[0] if where else ()))))
     return [AssetView(**{k: getattr(r, k) for k in _FIELDS}, findings=tuple(by_asset[r.id]))
             for r in rows]

@@ -45,10 +45,18 @@ def summarize(findings: Iterable[Finding]) -> list[TypeSummary]:
 
 def _summary(entity_type: str, findings: list[Finding]) -> TypeSummary:
     ordered = sorted(findings, key=lambda f: (f.locator or "", f.start, f.end))
-    locations = [{"start": f.start, "end": f.end, "locator": f.locator}
-                 for f in ordered[:MAX_LOCATIONS]]
+    locations = [_location(f) for f in ordered[:MAX_LOCATIONS]]
     return TypeSummary(entity_type, len(findings), max(f.score for f in findings),
                        sorted({f.recognizer for f in findings}), locations)
+
+
+def _location(f: Finding) -> dict[str, int | str | None]:
+    """Where a finding is: offsets in its unit, the unit's locator, and (text
+    formats) its line, column and offset in the file. Never a value."""
+    where: dict[str, int | str | None] = {"start": f.start, "end": f.end, "locator": f.locator}
+    if f.line is not None:
+        where.update(line=f.line, column=f.column, offset=f.offset)
+    return where
 
 
 def fingerprints(findings: Iterable[Finding]) -> dict[tuple[str, str], int]:

@@ -24,6 +24,9 @@ class Location:
     start: int
     end: int
     locator: str | None
+    line: int | None = None      # text formats: where in the file (1-based line, column)
+    column: int | None = None
+    offset: int | None = None    # 0-based character offset into the decoded file
 
 
 @dataclass(frozen=True, slots=True)

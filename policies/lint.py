@@ -9,23 +9,12 @@ from collections.abc import Mapping
 from policies.loader import LoadedPolicy, Location, PolicyWarning
 from policies.schema import RetainFrom
 from policies.yaml_source import LineMap
+from scratchwarden.entities import KNOWN_TYPES
 
-# Entity types emitted by presidio-analyzer's predefined recognizers and spaCy NER
-# (presidio-analyzer 2.2). Others are legal (custom recognizers) but get a warning,
-# because a typo such as US_SNN would silently never match.
-KNOWN_ENTITIES = frozenset({
-    "CREDIT_CARD", "CRYPTO", "DATE_TIME", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS",
-    "LOCATION", "MEDICAL_LICENSE", "NRP", "ORGANIZATION", "PERSON", "PHONE_NUMBER", "URL",
-    "US_BANK_NUMBER", "US_DRIVER_LICENSE", "US_ITIN", "US_MBI", "US_PASSPORT", "US_SSN",
-    "UK_NHS", "UK_NINO", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE", "IT_DRIVER_LICENSE",
-    "IT_VAT_CODE", "IT_PASSPORT", "IT_IDENTITY_CARD", "PL_PESEL", "SG_NRIC_FIN", "SG_UEN",
-    "AU_ABN", "AU_ACN", "AU_TFN", "AU_MEDICARE", "IN_PAN", "IN_AADHAAR", "IN_VEHICLE_REGISTRATION",
-    "IN_VOTER", "IN_PASSPORT", "IN_GSTIN", "FI_PERSONAL_IDENTITY_CODE", "KR_RRN", "TH_TNIN",
-    # scratchwarden's own recognizers (daemon/scan/recognizers; kept in sync by a test)
-    "ADDRESS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "GCP_SERVICE_ACCOUNT_KEY",
-    "AZURE_STORAGE_KEY", "PRIVATE_KEY", "GITHUB_TOKEN", "GITLAB_TOKEN", "SLACK_TOKEN",
-    "STRIPE_KEY", "JWT", "PASSWORD_ASSIGNMENT", "API_KEY_ASSIGNMENT",
-})
+# Entity types the scanner can emit (the shared catalogue). Others are legal
+# (custom recognizers) but get a warning, because a typo such as US_SNN would
+# silently never match.
+KNOWN_ENTITIES = KNOWN_TYPES
 
 
 def lint(loaded: LoadedPolicy, lines: Mapping[str, LineMap]) -> list[PolicyWarning]:

@@ -31,6 +31,11 @@ class Finding(NamedTuple):
     recognizer: str
     locator: str | None = None
     fingerprint: str | None = None  # keyed HMAC-SHA256 hex of the normalised value
+    # where the finding starts in the file's decoded text, for text formats read
+    # from the file itself: 1-based line and column, 0-based character offset
+    line: int | None = None
+    column: int | None = None
+    offset: int | None = None
 
     def __reduce_ex__(self, protocol: object) -> tuple[type[Finding], tuple[object, ...]]:
         # a plain constructor call, asked for directly: the named tuple's own

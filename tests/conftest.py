@@ -54,4 +54,8 @@ def shared_data() -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     # No test may reach the network for the public suffix list.
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    # the secret catalogue's compiled rules, shared by this run's processes (a 0700 dir)
+    import tempfile
+
+    os.environ.setdefault("SCRATCHWARDEN_RULE_CACHE", tempfile.mkdtemp(prefix="sw-rules-"))
     sys.dont_write_bytecode = True

@@ -18,7 +18,8 @@ The shared options (``--state-dir``, ``--config``, ``--inventory``,
 (``scratchwarden --state-dir D scan ...``) or after it (``scratchwarden scan
 --state-dir D ...``); the one nearest the command wins. ``--format`` names the
 same formats everywhere: ``table`` for people, ``json`` for one document,
-``jsonl`` for one object per line, ``csv`` for spreadsheets.
+``jsonl`` for one object per line, ``csv`` for spreadsheets, ``lines`` for
+one finding per line (``path:line:column: TYPE``, as editors and CI logs link).
 
 Nothing printed by any command contains a detected value.
 """

@@ -4,7 +4,10 @@ it in the inventory.
 Exit 1 when any finding scores at least ``--threshold`` (usable in CI), 0 when
 none does, 2 on an error. A file that cannot be scanned is printed and
 recorded with its reason, never as clean. Nothing printed here ever contains a
-detected value: a finding is a type, offsets, a score and a locator.
+detected value: a finding is a type, offsets, a score and a locator (and, in a
+text format read from the file itself, its line, column and offset).
+``--format lines`` prints ``path:line:column: TYPE score recognizer``, one line
+per finding.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from daemon.cli.common import (
     state_dir,
     state_dir_option,
 )
-from scratchwarden.observations import FileObservation, FileStatus
+from scratchwarden.observations import FileObservation, FileStatus, Finding
 
 if TYPE_CHECKING:
     from inventory.store import Store
@@ -40,7 +43,7 @@ RECORD_BATCH = 200
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@format_option("table", "jsonl")
+@format_option("table", "jsonl", "lines")
 @click.option("--no-inventory", is_flag=True, help="Do not record into the inventory.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Exit 1 when a finding scores at least this.")
@@ -69,7 +72,9 @@ def scan(ctx: click.Context, paths: tuple[Path, ...], fmt: str, no_inventory: bo
             raise click.BadParameter(f"no such file or directory: {p}", param_hint="PATHS")
     job = ScanJob(paths=[str(p) for p in paths], state_dir=state_dir(ctx), jobs=jobs,
                   use_ner=not patterns_only, max_scan_seconds=file_timeout)
-    out = _TableOut(threshold) if fmt == "table" else _JsonlOut(threshold)
+    out: _TableOut | _JsonlOut | _LinesOut = (
+        _TableOut(threshold) if fmt == "table" else
+        _JsonlOut(threshold) if fmt == "jsonl" else _LinesOut(threshold))
     progress = fmt == "table" and sys.stderr.isatty()
     if no_inventory:
         summary = run_scan(job, sink=lambda root, obs: out.add(obs), progress=progress)
@@ -123,6 +128,28 @@ class _JsonlOut:
         pass
 
 
+class _LinesOut:
+    """``--format lines``: one line per finding at or above the threshold, the
+    way secret scanners print them (``path:line:column: TYPE``), so an editor
+    or a CI log links to the place; files that could not be scanned are
+    reported on stderr with the reason."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.hits = 0
+
+    def add(self, obs: FileObservation) -> None:
+        kept = [f for f in obs.findings if f.score >= self.threshold]
+        self.hits += bool(kept)
+        for f in sorted(kept, key=lambda f: (f.offset if f.offset is not None else f.start)):
+            click.echo(finding_line(obs.path, f))
+        if obs.status is not FileStatus.SCANNED:
+            click.echo(f"{obs.path}: {obs.status.value} ({obs.reason})", err=True)
+
+    def close(self, summary: dict[str, int]) -> None:
+        pass
+
+
 class _TableOut:
     def __init__(self, threshold: float) -> None:
         from rich.console import Console
@@ -165,12 +192,28 @@ def observation_json(obs: FileObservation) -> dict[str, Any]:
         "size": obs.size,
         "mime": obs.mime,
         "sha256": obs.sha256,
-        "findings": [
-            {"entity_type": f.entity_type, "start": f.start, "end": f.end,
-             "score": f.score, "recognizer": f.recognizer, "locator": f.locator}
-            for f in obs.findings
-        ],
+        "findings": [finding_json(f) for f in obs.findings],
     }
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    """A finding's JSON fields; ``line``/``column``/``offset`` for text
+    formats (position in the file), beside the unit ``locator``."""
+    out: dict[str, Any] = {"entity_type": f.entity_type, "start": f.start, "end": f.end,
+                           "score": f.score, "recognizer": f.recognizer, "locator": f.locator}
+    if f.line is not None:
+        out.update(line=f.line, column=f.column, offset=f.offset)
+    return out
+
+
+def finding_line(path: str, f: Finding) -> str:
+    """``path:line:column: TYPE score recognizer`` for a positioned finding;
+    else ``path: TYPE score recognizer [locator]`` (documents, archives)."""
+    tail = f"{f.entity_type} {f.score:.2f} {f.recognizer}"
+    if f.line is not None:
+        return f"{path}:{f.line}:{f.column}: {tail}"
+    where = f" [{f.locator}]" if f.locator else ""
+    return f"{path}: {tail}{where}"
 
 
 def _human_size(n: int | None) -> str:

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import start_http_server
 
+from scratchwarden.entities import KNOWN_TYPES
 from scratchwarden.errors import ConfigError
 
 log = logging.getLogger("scratchwarden.metrics")
@@ -43,19 +44,8 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 1
 OTHER_ENTITY = "OTHER"
 OTHER = "other"
 
-#: entity types Presidio's predefined recognizers and the spaCy NER model emit,
-#: and the generic ones our own recognizers use; our secret recognizers are
-#: added from ``daemon.scan.recognizers.secrets.SECRET_ENTITIES`` when present.
-BASE_ENTITY_TYPES: frozenset[str] = frozenset({
-    "PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME", "EMAIL_ADDRESS",
-    "PHONE_NUMBER", "IP_ADDRESS", "URL", "CREDIT_CARD", "CRYPTO", "IBAN_CODE",
-    "MEDICAL_LICENSE", "US_SSN", "US_ITIN", "US_PASSPORT", "US_DRIVER_LICENSE",
-    "US_BANK_NUMBER", "UK_NHS", "UK_NINO", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE",
-    "IT_DRIVER_LICENSE", "IT_VAT_CODE", "IT_PASSPORT", "IT_IDENTITY_CARD", "PL_PESEL",
-    "SG_NRIC_FIN", "SG_UEN", "AU_ABN", "AU_ACN", "AU_TFN", "AU_MEDICARE", "IN_PAN",
-    "IN_AADHAAR", "IN_VEHICLE_REGISTRATION", "IN_VOTER", "IN_PASSPORT", "FI_PERSONAL_IDENTITY_CODE",
-    "MAC_ADDRESS", "UUID", "CRYPTO_KEY", "API_KEY", "SECRET", "PASSWORD",
-})
+#: every entity type the scanner can emit (the shared catalogue)
+BASE_ENTITY_TYPES: frozenset[str] = KNOWN_TYPES
 
 #: stable reason codes of unscannable files (scratchwarden.errors.Unscannable and
 #: the daemon's own failure codes)

@@ -29,6 +29,7 @@ def prepare_state_dir(path: Path | None) -> Path:
     cache = ensure_private_dir(state / "cache")
     os.environ.setdefault("TLDEXTRACT_CACHE", str(cache / "tldextract"))
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    os.environ.setdefault("SCRATCHWARDEN_RULE_CACHE", str(ensure_private_dir(cache / "rules")))
     return state
 
 

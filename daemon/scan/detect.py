@@ -29,9 +29,8 @@ from __future__ import annotations
 import bisect
 import copy
 import logging
-import os
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,22 +76,11 @@ class RawFinding:
 
 
 def make_tldextract_offline() -> None:
-    """Make tldextract (used by Presidio's EmailRecognizer) work without network or disk.
+    """Make tldextract (used by Presidio's EmailRecognizer) work without network
+    or disk (``foreign.make_tldextract_offline``). Idempotent."""
+    from daemon.scan.foreign import make_tldextract_offline as offline
 
-    The environment variable covers extractors created later; the module-level
-    extractor was built at import time, so it is replaced by one that never
-    fetches (no URLs), never caches (``cache_dir=None``) and uses the bundled
-    public suffix snapshot. Idempotent.
-    """
-    os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
-    import tldextract.tldextract as tld
-
-    current = tld.TLD_EXTRACTOR
-    if getattr(current, "_scratchwarden_offline", False):
-        return
-    offline = tld.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
-    offline._scratchwarden_offline = True  # type: ignore[attr-defined]
-    tld.TLD_EXTRACTOR = offline
+    offline()
 
 
 # --------------------------------------------------------------------------- NLP engine
@@ -181,8 +169,8 @@ def build_analyzer(*, use_ner: bool = True, extra: Sequence[EntityRecognizer] = 
                    ) -> AnalyzerEngine:
     """An AnalyzerEngine from Presidio's default NLP config and default recognizers,
     plus ``extra`` recognizers. The NER recognizer is only registered with NER on.
-    Built for ``Detector``: its NLP artifacts hold no lemmas, so the engine's own
-    ``analyze()`` would apply no context boost (``Detector`` uses fastcontext).
+    Built for ``Detector``; the engine's own ``analyze()`` applies the same
+    context rule through Presidio's seam (``fastcontext.FastContextEnhancer``).
 
     Raises:
         ConfigError: Presidio or the spaCy model cannot be loaded.
@@ -207,7 +195,10 @@ def build_analyzer(*, use_ner: bool = True, extra: Sequence[EntityRecognizer] = 
         registry.add_nlp_recognizer(nlp_engine=engine)
     for recognizer in extra:
         registry.add_recognizer(recognizer)
-    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE])
+    from daemon.scan.fastcontext import FastContextEnhancer
+
+    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE],
+                          context_aware_enhancer=FastContextEnhancer())
 
 
 def _secret_recognizers() -> list[EntityRecognizer]:
@@ -272,10 +263,33 @@ _DROPPABLE = _SUBSUMED_BY_ADDRESS | {"DATE_TIME", "PHONE_NUMBER"}
 """The types :func:`drop_subsumed` may drop."""
 
 
+_GENERIC_SECRETS = ("API_TOKEN", "CREDENTIAL")
+"""Secret types that only say "a credential": a value a more specific
+recognizer also reports (an AWS key id, a Slack token) is reported as that
+type alone. Most generic first."""
+
+
+def drop_generic_secrets(findings: Sequence[RawFinding]) -> list[RawFinding]:
+    """Drop a ``_GENERIC_SECRETS`` finding overlapping a finding of another
+    secret type that is more specific (later in that tuple, or not in it)."""
+    if not any(f.entity_type in _GENERIC_SECRETS for f in findings):
+        return list(findings)
+    from scratchwarden.entities import SECRET_TYPES
+
+    out = list(findings)
+    for i, generic in enumerate(_GENERIC_SECRETS):
+        specific = _Spans([f for f in out if f.entity_type in SECRET_TYPES
+                           and f.entity_type not in _GENERIC_SECRETS[:i + 1]])
+        out = [f for f in out if f.entity_type != generic or not specific.overlaps(f)]
+    return out
+
+
 def drop_subsumed(findings: Sequence[RawFinding]) -> list[RawFinding]:
     """Drop NER findings lying inside a confident ADDRESS finding, and DATE_TIME
-    findings overlapping a structured value (phone, card, ...).
+    findings overlapping a structured value (phone, card, ...); and generic
+    secret findings a specific one covers (:func:`drop_generic_secrets`).
     O(n log n): sorted starts with a running maximum of ends."""
+    findings = drop_generic_secrets(findings)
     if not any(f.entity_type in _DROPPABLE for f in findings):
         return list(findings)  # pattern-only policies: nothing to drop, no spans to sort
     addresses = _Spans([f for f in findings
@@ -332,6 +346,66 @@ def dedupe(findings: Sequence[RawFinding]) -> list[RawFinding]:
         spans.insert(i, f)
     return sorted((f for spans in kept.values() for f in spans),
                   key=lambda f: (f.start, f.end, f.entity_type))
+
+
+# --------------------------------------------------------------------------- name propagation
+
+_NOT_IN_A_NAME = re.compile(r"[\d_@/=\\{}<>|#$%*+]")
+
+
+def plausible_names(text: str, found: list[RawFinding]) -> list[RawFinding]:
+    """Drop PERSON findings that cannot be a name: a digit or a code
+    character in it (``HF_TOKEN``, ``user_id``), or one upper-case word
+    (``README``, ``TODO``). NER reads code and configs as prose."""
+    return [f for f in found if f.entity_type != "PERSON" or _plausible(text[f.start:f.end])]
+
+
+def _plausible(name: str) -> bool:
+    if _NOT_IN_A_NAME.search(name):
+        return False
+    return " " in name.strip() or not name.isupper()
+
+
+MAX_PROPAGATED_NAMES = 64
+MAX_PROPAGATED = 2_000
+_NAME_TOKEN = re.compile(r"[^\W\d_][\w'’\-]{2,}")
+
+
+def propagate_names(text: str, found: list[RawFinding]) -> list[RawFinding]:
+    """A person named once in a text is the same person where the same name
+    recurs: every other occurrence of a found multi-word name, and of its
+    first or last word alone ("Best,\nArthur" after "Arthur Hughes"), is
+    reported too, at the score of the finding it repeats. Case-sensitive,
+    on word boundaries, bounded in names and in findings added."""
+    names: dict[str, RawFinding] = {}
+    for f in found:
+        if f.entity_type != "PERSON" or len(names) >= MAX_PROPAGATED_NAMES:
+            continue
+        full = text[f.start:f.end]
+        words = full.split()
+        if len(words) < 2 or not all(w[:1].isupper() for w in (words[0], words[-1])):
+            continue
+        for key in (full, words[0], words[-1]):
+            if _NAME_TOKEN.fullmatch(key) or key == full:
+                names.setdefault(key, f)
+    if not names:
+        return found
+    persons = [f for f in found if f.entity_type == "PERSON"]
+    seen = Counter(text[f.start:f.end] for f in persons)
+    added: list[RawFinding] = []
+    taken: _Spans | None = None
+    for name, f in sorted(names.items(), key=lambda kv: -len(kv[0])):  # longest first
+        if text.count(name) <= seen[name]:
+            continue  # every occurrence is found already (the common case: one C pass)
+        if taken is None or added:
+            taken = _Spans([*persons, *added])
+        for m in re.finditer(rf"(?<![\w'’\-]){re.escape(name)}(?![\w'’\-])", text):
+            probe = RawFinding("PERSON", m.start(), m.end(), f.score, f.recognizer)
+            if len(added) < MAX_PROPAGATED and not taken.overlaps(probe):
+                added.append(probe)
+    if not added:
+        return found
+    return sorted([*found, *added], key=lambda f: (f.start, f.end, f.entity_type))
 
 
 # --------------------------------------------------------------------------- the detector
@@ -463,14 +537,19 @@ class Detector:
         return (f"Detector(use_ner={self.use_ner}, threshold={self.threshold}, "
                 f"entities={len(self.entities)})")
 
-    def detect(self, text: str, context: Sequence[str] = ()) -> list[RawFinding]:
-        """Findings in ``text`` with offsets into ``text``; each place reported once."""
-        return self.detect_many([(text, context)])[0]
+    def detect(self, text: str, context: Sequence[str] = (), ner_text: str | None = None
+               ) -> list[RawFinding]:
+        """Findings in ``text`` with offsets into ``text``; each place reported once.
+        ``ner_text``: the same text with spans NER must not read blanked (the
+        validated cells of classified columns); patterns still read ``text``."""
+        return self.detect_many([(text, context, ner_text)])[0]
 
-    def detect_many(self, items: Sequence[tuple[str, Sequence[str]]]
+    def detect_many(self, items: Sequence[tuple[str, Sequence[str]]
+                                          | tuple[str, Sequence[str], str | None]]
                     ) -> list[list[RawFinding]]:
         """``detect`` for several texts at once: one list of findings per
-        ``(text, context)`` item, in order, each exactly what ``detect`` returns.
+        ``(text, context[, ner_text])`` item, in order, each exactly what
+        ``detect`` returns.
 
         The saving is NER: the regions of every chunk of every text go through
         spaCy's ``pipe`` together, in batches of up to ``NER_BATCH`` regions
@@ -479,12 +558,18 @@ class Detector:
         ``detect``. Memory grows with the total text: callers batch small
         texts (many small files in one worker task), not big ones."""
         with _presidio_errors():
-            plans = [self._plan(text, list(context)) for text, context in items]
+            plans = [self._plan(item[0], list(item[1]), item[2] if len(item) > 2 else None)
+                     for item in items]
             if self.needs_ner:
                 self._add_ner_results([c for chunks in plans for c in chunks])
-            return [self._finish(chunks) for chunks in plans]
+            found = [self._finish(chunks) for chunks in plans]
+            if "PERSON" in self._wanted:
+                found = [propagate_names(item[0], plausible_names(item[0], f))
+                         for item, f in zip(items, found, strict=True)]
+            return found
 
-    def _plan(self, text: str, context: list[str]) -> list[_Chunk]:
+    def _plan(self, text: str, context: list[str], ner_text: str | None = None
+              ) -> list[_Chunk]:
         """Cut ``text`` into chunks and run the pattern recognizers on each."""
         if not text.strip() or not self.entities:
             return []
@@ -494,7 +579,8 @@ class Detector:
             next_start = windows[i + 1][0] if i + 1 < len(windows) else None
             chunk = text[start:end]
             chunks.append(_Chunk(chunk, start, next_start,
-                                 self._pattern_results(chunk, context, text, start)))
+                                 self._pattern_results(chunk, context, text, start),
+                                 None if ner_text is None else ner_text[start:end]))
         return chunks
 
     def _finish(self, chunks: Sequence[_Chunk]) -> list[RawFinding]:
@@ -540,8 +626,9 @@ class Detector:
         # text does not depend on what else is in the batch.
         places: dict[str, list[tuple[_Chunk, int]]] = {}
         for c in chunks:
-            for start, end in ner_regions(c.text):
-                places.setdefault(c.text[start:end], []).append((c, start))
+            seen = c.text if c.ner_text is None else c.ner_text
+            for start, end in ner_regions(seen):
+                places.setdefault(seen[start:end], []).append((c, start))
         # Short ones (a CSV cell line, a label) are also remembered across calls.
         texts = []
         for text, where in places.items():
@@ -588,6 +675,7 @@ class _Chunk:
     base: int                    # offset of text[0] in the whole text
     next_start: int | None       # where the next window starts (None: last window)
     results: list[RecognizerResult]
+    ner_text: str | None = None  # what NER reads (validated cells blanked), else text
 
 
 def _batch_sizes(lengths: Sequence[int], max_docs: int, max_chars: int) -> Iterator[int]:
@@ -636,8 +724,7 @@ def _use_candidate_phone_recognizer(analyzer: AnalyzerEngine) -> None:
 
     registry = analyzer.registry
     if any(type(r) is PhoneRecognizer for r in registry.recognizers):
-        registry.recognizers = [r for r in registry.recognizers
-                                if type(r) is not PhoneRecognizer]
+        registry.remove_recognizer("PhoneRecognizer")  # Presidio's own seam, by name
         registry.add_recognizer(CandidatePhoneRecognizer())
 
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS
 
 FACTOR = 0.35
@@ -139,3 +141,22 @@ def enhance(text: str, results: Sequence[RecognizerResult],
                 r.analysis_explanation.set_supportive_context_word(word)
                 r.analysis_explanation.set_improved_score(r.score)
     return list(results)
+
+
+class FastContextEnhancer(ContextAwareEnhancer):
+    """Presidio's seam for a context rule: :func:`enhance` as a
+    ``ContextAwareEnhancer``, so an ``AnalyzerEngine`` built by
+    ``detect.build_analyzer`` applies the same rule in its own ``analyze()``
+    as ``Detector`` does per chunk."""
+
+    def __init__(self) -> None:
+        super().__init__(context_similarity_factor=FACTOR,
+                         min_score_with_context_similarity=MIN_WITH_CONTEXT,
+                         context_prefix_count=PREFIX_WORDS, context_suffix_count=0)
+
+    def enhance_using_context(self, text: str, raw_results: list[RecognizerResult],
+                              nlp_artifacts: NlpArtifacts | None,
+                              recognizers: list[EntityRecognizer],
+                              context: list[str] | None = None) -> list[RecognizerResult]:
+        by_id = {r.id: r for r in recognizers}
+        return enhance(text, raw_results, by_id, context or ())

@@ -43,11 +43,10 @@ from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerRes
 from presidio_analyzer.pattern_recognizer import REGEX_TIMEOUT_SECONDS
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, IbanRecognizer, IpRecognizer
 
-_lenient_netloc: Callable[[str], str] | None
-try:
-    from tldextract.remote import lenient_netloc as _lenient_netloc
-except ImportError:  # another tldextract layout: verdicts per matched string
-    _lenient_netloc = None
+from daemon.scan.foreign import lenient_netloc
+
+_lenient_netloc: Callable[[str], str] | None = lenient_netloc()
+"""tldextract's host-part reader (``foreign``); ``None``: verdicts per matched string."""
 
 _log = logging.getLogger(__name__)
 _MIN_SCORE = EntityRecognizer.MIN_SCORE

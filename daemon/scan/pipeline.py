@@ -9,6 +9,7 @@ status with a reason: a file that could not be scanned is never "clean"."""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import os
@@ -42,7 +43,8 @@ class RawFindingLike(Protocol):
 
 
 class DetectorLike(Protocol):
-    def detect(self, text: str, context: Sequence[str] = ...) -> Sequence[RawFindingLike]: ...
+    def detect(self, text: str, context: Sequence[str] = ...,
+               ner_text: str | None = ...) -> Sequence[RawFindingLike]: ...
 
 
 def non_regular_reason(mode: int) -> str | None:
@@ -166,7 +168,8 @@ class Scanner:
 
     def _scan_batched(self, batch: list[_Batched], detect_many: Any, t0: float, c0: float
                       ) -> list[FileObservation]:
-        items = [(seg.text, tuple(seg.context)) for b in batch for seg in b.segments]
+        items = [(seg.blanked(_FULLY_KNOWN), tuple(seg.context),
+                  seg.ner_text() if seg.known else None) for b in batch for seg in b.segments]
         try:
             raws = iter(detect_many(items))
             per_file = [[next(raws) for _ in b.segments] for b in batch]
@@ -226,11 +229,23 @@ class Scanner:
         return extraction.mime, merged.result(), extraction.partial_reason
 
     def _findings_for(self, seg: Segment) -> Iterable[Finding]:
-        return self._findings_from(seg, self.detector.detect(seg.text, tuple(seg.context)))
+        if not seg.known:
+            return self._findings_from(seg, self.detector.detect(seg.text, tuple(seg.context)))
+        return self._findings_from(seg, self.detector.detect(
+            seg.blanked(_FULLY_KNOWN), tuple(seg.context), ner_text=seg.ner_text()))
 
     def _findings_from(self, seg: Segment, raws: Iterable[RawFindingLike]) -> Iterable[Finding]:
+        if seg.known:
+            raws = _not_quieted(seg, list(raws))
+        where = seg.positions() if seg.anchors else None
+        if seg.known:
+            raws = list(raws)
+            detected = {(r.entity_type, r.start, r.end) for r in raws}
+            raws += [k for k in _known_findings(seg)
+                     if (k.entity_type, k.start, k.end) not in detected]
         for raw in raws:
             value = seg.text[raw.start:raw.end]
+            at = where.at(raw.start) if where is not None else None
             yield Finding(
                 entity_type=raw.entity_type,
                 start=seg.base + raw.start,
@@ -239,7 +254,53 @@ class Scanner:
                 recognizer=raw.recognizer,
                 locator=seg.locate(raw.start),
                 fingerprint=self.fingerprinter(value),
+                line=None if at is None else at.line,
+                column=None if at is None else at.column,
+                offset=None if at is None else at.offset,
             )
+
+
+_FULLY_KNOWN = frozenset({"PERSON", "ADDRESS", "LOCATION", "EMAIL_ADDRESS"})
+"""Types whose validated cells no detector reads: their validators admit no
+digit run, token or ``@`` in which another kind of value could hide
+(``columns.py``). Cells of the other types (phones, cards, SSNs ...) are
+still read by the pattern recognizers: an SSN written into a phone column
+is found as one."""
+
+
+@dataclass(frozen=True, slots=True)
+class _KnownFinding:
+    """A finding the extractor made (a validated cell of a classified column)."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+
+
+def _known_findings(seg: Segment) -> list[_KnownFinding]:
+    from daemon.scan.columns import RECOGNIZER
+
+    return [_KnownFinding(kind, start, end, score, RECOGNIZER)
+            for start, end, kind, score in seg.known if kind]
+
+
+def _not_quieted(seg: Segment, raws: list[RawFindingLike]) -> list[RawFindingLike]:
+    """Drop NER's person/place guesses inside quiet cells (columns whose name
+    says they hold products, categories, statuses: ``columns.NOT_A_PERSON``)."""
+    from daemon.scan.columns import NER_GUESSES
+
+    quiet = [(s, e) for s, e, kind, _ in seg.known if not kind]  # in text order
+    if not quiet:
+        return raws
+    starts = [s for s, _ in quiet]
+
+    def inside(r: RawFindingLike) -> bool:
+        i = bisect.bisect_right(starts, r.start) - 1
+        return i >= 0 and r.end <= quiet[i][1]
+
+    return [r for r in raws if r.entity_type not in NER_GUESSES or not inside(r)]
 
 
 MANY_MAX_FILE_BYTES = 64 * 1024

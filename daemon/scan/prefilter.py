@@ -90,7 +90,16 @@ SHAPES: dict[str, str] = {
     "StripeKeyRecognizer": r"[sr]k_live_|[sr]k_test_|whsec_",
     "JwtRecognizer": r"eyJ",
     "PasswordAssignmentRecognizer": r"(?i)pass|(?i)pwd|://",
-    "ApiKeyAssignmentRecognizer": r"(?i)key|(?i)secret|(?i)token|(?i)authorization",
+    "ApiKeyAssignmentRecognizer": r"(?i)key|(?i)secret|(?i)token|(?i)authorization|(?i)pat"
+                                  r"|(?i)licen|(?i)credential|(?i)passcode|(?i)sig"
+                                  r"|(?i)auth|(?i)password",
+    # --- secrets (daemon/scan/recognizers/credentials.py)
+    "PasswordHashRecognizer": r"\$(?:1|apr1|2|5|6|7|8|9|y|gy|argon2|pbkdf2|krb5)",
+    "CommandPasswordRecognizer": r"(?i)pass|(?i)pwd|(?i)-u[ \t]|(?i)-user[ \t]|NetworkCredential"
+                                 r"|DirectoryEntry",
+    "UrlSecretRecognizer": r"(?i)hook|[0-9]{8}:",
+    # a prefix's last character, a separator, then the 20+ characters of the random part
+    "PrefixedTokenRecognizer": r"[A-Za-z0-9][_\-.][A-Za-z0-9_\-]{20}",
 }
 
 

@@ -32,6 +32,24 @@ class Limits:
     segment_chars: int = 100_000                    # streamed plain-text piece size
     segment_overlap: int = 512                      # overlap between streamed pieces
     max_scan_seconds: float = 600.0                 # per file; past it: unscannable, partial
+    classify_columns: bool = True                   # CSV columns, JSON keys by meaning
+
+
+Known = tuple[int, int, str, float]
+"""``(start, end, entity_type, score)``: see ``Segment.known``."""
+Anchor = tuple[int, int, int, int, int]
+"""``(start, end, file_offset, line, column)``: see ``Segment.anchors``."""
+_MAX = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a finding starts in the file's decoded text: 1-based line and
+    column (in characters), and the 0-based character offset. Never a value."""
+
+    line: int
+    column: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +70,49 @@ class Segment:
     base: int = 0
     context: tuple[str, ...] = ()
     locators: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+    anchors: tuple[Anchor, ...] = field(default_factory=tuple)
+    """Where runs of ``text`` sit in the file's decoded text, for formats read
+    from the file itself (plain text, JSON, NDJSON, CSV/TSV; not documents or
+    archive members): sorted ``(start, end, file_offset, line, column)``, each
+    saying that ``text[start:end]`` is a verbatim copy of the file's text
+    from character ``file_offset`` (0-based), which is on ``line`` at
+    ``column`` (both 1-based). Text between runs (a ``key: `` prefix) has no
+    position."""
+
+    known: tuple[Known, ...] = field(default_factory=tuple)
+    """Findings already made by the extractor (``columns.py``: a cell of a
+    classified column that passed its validator), sorted
+    ``(start, end, entity_type, score)`` in ``text``; the detector does not
+    read those characters (:meth:`ner_text`)."""
+
+    def ner_text(self) -> str:
+        """``text`` with the ``known`` spans blanked (same length, same offsets):
+        what NER reads."""
+        return self.blanked(None)
+
+    def blanked(self, kinds: frozenset[str] | None) -> str:
+        """``text`` with the ``known`` spans of these types blanked (``None``:
+        of every type; a quiet cell is never blanked)."""
+        if not self.known:
+            return self.text
+        parts, at = [], 0
+        for start, end, kind, _ in self.known:
+            if not kind or (kinds is not None and kind not in kinds):
+                continue  # a quiet cell, or one the patterns must still read
+            parts += [self.text[at:start], " " * (end - start)]
+            at = end
+        parts.append(self.text[at:])
+        return "".join(parts)
+
+    def position(self, offset: int) -> Position | None:
+        """The file position of ``text[offset]``, or None (no run holds it).
+        For many offsets of one segment use :meth:`positions`."""
+        return self.positions().at(offset)
+
+    def positions(self) -> Positions:
+        """A lookup of file positions for this segment's offsets (its
+        newlines are indexed once, on the first lookup)."""
+        return Positions(self)
 
     def locate(self, offset: int) -> str | None:
         if not self.locators:
@@ -61,6 +122,44 @@ class Segment:
             return self.locator
         sub = self.locators[i][1]
         return f"{self.locator};{sub}" if self.locator else sub
+
+
+class Positions:
+    """File positions of offsets into one segment's text: a bisect over the
+    anchors, then over the text's newlines (indexed once, lazily), so a
+    segment dense with findings costs O(text + findings log text), not a
+    count of newlines per finding."""
+
+    def __init__(self, seg: Segment) -> None:
+        self._seg = seg
+        self._newlines: list[int] | None = None
+
+    def at(self, offset: int) -> Position | None:
+        anchors = self._seg.anchors
+        i = bisect.bisect_right(anchors, (offset, _MAX, _MAX, _MAX, _MAX)) - 1
+        if i < 0:
+            return None
+        start, end, file_offset, line, column = anchors[i]
+        if offset >= end:
+            return None
+        if self._newlines is None:
+            self._newlines = _newline_index(self._seg.text)
+        lo = bisect.bisect_left(self._newlines, start)
+        hi = bisect.bisect_left(self._newlines, offset)
+        if hi > lo:
+            column = offset - self._newlines[hi - 1]
+        else:
+            column += offset - start
+        return Position(line + hi - lo, column, file_offset + offset - start)
+
+
+def _newline_index(text: str) -> list[int]:
+    """Offsets of every ``\n`` (``str.find`` in C, one pass)."""
+    out, at = [], text.find("\n")
+    while at >= 0:
+        out.append(at)
+        at = text.find("\n", at + 1)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

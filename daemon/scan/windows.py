@@ -37,8 +37,6 @@ from __future__ import annotations
 import bisect
 import math
 import re
-import re._compiler as re_compiler
-import re._parser as re_parser
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -47,7 +45,14 @@ import re2
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import IbanRecognizer
 
+from daemon.scan.foreign import RE_COMPILER, RE_PARSER
 from daemon.scan.lean import is_lean, lean_analyze
+
+re_parser: Any = RE_PARSER
+"""``re._parser`` in the tested Python range (``foreign``), else ``None``: no
+pattern is then analysed and every recognizer runs on the whole chunk."""
+re_compiler: Any = RE_COMPILER
+_OPS = re_parser is not None
 
 MAX_BOUNDED_WIDTH = 1024
 """A pattern wider than this is treated as unbounded (needs whitespace-free tokens)."""
@@ -62,7 +67,7 @@ ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 SEPARATOR = "\x00"
 """Joins windows; :func:`separator_safe` proves no trigger occurrence holds it."""
 _RE_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.ASCII
-_LOOKAROUND = {re_parser.ASSERT, re_parser.ASSERT_NOT}
+_LOOKAROUND = {re_parser.ASSERT, re_parser.ASSERT_NOT} if _OPS else set()
 _ANALYZE_IS_LOCAL = (PatternRecognizer.analyze, IbanRecognizer.analyze)
 
 
@@ -88,7 +93,7 @@ class _Unwindowable(Exception):
 def reach_of(recognizer: EntityRecognizer) -> Reach | None:
     """The :class:`Reach` of ``recognizer``'s patterns, or ``None`` when the
     recognizer must run on the whole chunk."""
-    if not isinstance(recognizer, PatternRecognizer):
+    if re_parser is None or not isinstance(recognizer, PatternRecognizer):
         return None
     if type(recognizer).analyze not in _ANALYZE_IS_LOCAL:
         return None
@@ -156,10 +161,11 @@ def _lookaround_reach(items: list[Any]) -> int:
     return reach
 
 
-_CONSUMING = {re_parser.LITERAL, re_parser.NOT_LITERAL, re_parser.ANY, re_parser.IN}
-_STRUCTURAL = {re_parser.MAX_REPEAT, re_parser.MIN_REPEAT, re_parser.POSSESSIVE_REPEAT,
-               re_parser.SUBPATTERN, re_parser.BRANCH, re_parser.ATOMIC_GROUP,
-               re_parser.GROUPREF_EXISTS, re_parser.AT, re_parser.GROUPREF}
+_CONSUMING = ({re_parser.LITERAL, re_parser.NOT_LITERAL, re_parser.ANY, re_parser.IN}
+              if _OPS else set())
+_STRUCTURAL = ({re_parser.MAX_REPEAT, re_parser.MIN_REPEAT, re_parser.POSSESSIVE_REPEAT,
+                re_parser.SUBPATTERN, re_parser.BRANCH, re_parser.ATOMIC_GROUP,
+                re_parser.GROUPREF_EXISTS, re_parser.AT, re_parser.GROUPREF} if _OPS else set())
 
 
 def _whitespace_free(items: list[Any], state: Any, flags: int) -> bool:

@@ -51,7 +51,7 @@ def test_every_shared_option_is_the_one_defined_in_common() -> None:
 
 
 def test_formats_use_the_same_names_everywhere() -> None:
-    allowed = {"table", "json", "jsonl", "csv"}
+    allowed = {"table", "json", "jsonl", "csv", "lines"}
     for name, cmd in _commands(main):
         for p in cmd.params:
             if p.name == "fmt":

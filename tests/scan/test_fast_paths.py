@@ -43,6 +43,14 @@ PLANTS = [
     "driver's license D1234567", "3FZbgi29cpjq2GjdwV8eyHuJJnkLtktZc5", "00:1A:2B:3C:4D:5E",
     "123e4567-e89b-12d3-a456-426614174000", "A12345678", "912-70-1234", "bank account 12345678",
     "card 5019717010103742", "phone 51 516 33 75",
+    # credentials.py and the looser assignment keys
+    "tvq-Ab3dE9fGh2JkL5mN8pQr1StU", "dp.st.Xy7Kq2Lm9Np4Rs6Tv8Wx1Za3",
+    "IO_KEY=\"aio_Q7xK2mP9vL4tR8nB3cW6zJ1y\"",
+    "$2b$12$abcdefghijklmnopqrstuuKq2Lm9Np4Rs6Tv8Wx1Za3Bc5De7Fg9Hi", "login bot password Kq2Lm9Np",
+    "psexec -u admin -p Kq2Lm9Np4R", "-Password Kq2Lm9Np4R", "--api-key Kq2Lm9Np4Rs6Tv8W",
+    "https://hooks.acme.test/webhook/Kq2Lm9Np4Rs6Tv8Wx1Za3Bc5",
+    "123456789:AAKq2Lm9Np4Rs6Tv8Wx1Za3Bc5De7Fg9Hi",
+    "fbApiKey:         \"171e84fd57f430fc59afa8fad3dbda2a\"", "?token=Kq2Lm9Np4Rs6Tv8Wx1Za",
 ]
 _FILLER = st.text(alphabet=st.sampled_from(list("abcdefghij XYZ,.:;-/\n0123456789()@_'\"=")),
                   max_size=60)

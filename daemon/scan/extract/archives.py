@@ -34,6 +34,7 @@ from daemon.scan.extract.source import (
     Readable,
     escape_locator_part,
 )
+from daemon.scan.foreign import zip_consumed
 from daemon.scan.segments import Segment
 from scratchwarden.errors import Unscannable
 
@@ -147,17 +148,8 @@ def _zip_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ctx: Ctx,
 
 
 def _zip_consumed(raw: IO[bytes], info: zipfile.ZipInfo) -> Callable[[], int]:
-    """Compressed bytes of the member consumed so far. ``ZipExtFile`` reads
-    ahead (its ``_compress_left``) and keeps what the decompressor has not yet
-    used (``unconsumed_tail``); without those (another Python), fall back to
-    the declared compressed size, which only makes the ratio check later."""
-    if not isinstance(getattr(raw, "_compress_left", None), int):
-        return lambda: info.compress_size
-
-    def consumed() -> int:
-        tail = getattr(getattr(raw, "_decompressor", None), "unconsumed_tail", b"")
-        return info.compress_size - int(getattr(raw, "_compress_left", 0)) - len(tail)
-    return consumed
+    """Compressed bytes of the member consumed so far (``foreign.zip_consumed``)."""
+    return zip_consumed(raw, info.compress_size)
 
 
 def gzip_inner_name(head: bytes, outer: str) -> str:

@@ -19,6 +19,7 @@ from typing import IO, Any
 from daemon.scan.extract.segmenting import SegmentPacker
 from daemon.scan.extract.sniff import MIME
 from daemon.scan.extract.source import Ctx, Input
+from daemon.scan.foreign import docx_cell_identity
 from daemon.scan.segments import Limits, Segment
 from scratchwarden.errors import ScratchwardenError, Unscannable
 
@@ -129,8 +130,9 @@ def _table_units(packer: SegmentPacker, t: int, table: Any) -> Iterator[Segment]
     seen: set[Any] = set()  # the cells' XML elements (hashable by identity)
     for r, row in enumerate(table.rows, start=1):
         for c, cell in enumerate(row.cells, start=1):
-            if cell._tc in seen:  # a merged cell repeats across the grid
+            key = docx_cell_identity(cell)
+            if key in seen:  # a merged cell repeats across the grid
                 continue
-            seen.add(cell._tc)
+            seen.add(key)
             if cell.text.strip():
                 yield from packer.add(f"table={t};row={r};col={c}", cell.text + "\n")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from daemon.scan.segments import Limits, Segment
+from daemon.scan.segments import Anchor, Known, Limits, Segment
 from scratchwarden.errors import Unscannable
 
 
@@ -39,6 +39,10 @@ def windows(chunks: Iterable[str], size: int, overlap: int) -> Iterator[tuple[in
         yield start, rest
 
 
+Unit = tuple[str | None, str, list[Anchor], list[Known]]
+"""A located unit: sub-locator, text, its file positions, its known findings."""
+
+
 class SegmentPacker:
     """Packs located units of text into segments of about ``segment_chars``.
 
@@ -55,12 +59,16 @@ class SegmentPacker:
         self.cap = cap
         self._parts: list[str] = []
         self._locs: list[tuple[int, str]] = []
+        self._anchors: list[Anchor] = []
+        self._known: list[Known] = []
         self._len = 0      # chars in the pending segment
         self._offset = 0   # offset of the pending segment in the whole text
         self.total = 0
 
-    def add(self, sub: str | None, text: str) -> Iterator[Segment]:
-        """Add one unit; yields the segments that became full.
+    def add(self, sub: str | None, text: str, anchors: Iterable[Anchor] = (),
+            known: Iterable[Known] = ()) -> Iterator[Segment]:
+        """Add one unit; yields the segments that became full. ``anchors``
+        are the unit's file positions, offsets relative to ``text``.
 
         Raises:
             Unscannable: the extracted text exceeds the cap (``too-large``).
@@ -72,14 +80,22 @@ class SegmentPacker:
             raise Unscannable("too-large", f"extracted text exceeds {self.cap} characters")
         if len(text) > self.limits.segment_chars:
             yield from self.flush()
-            yield from self._split(sub, text)
+            yield from self._split(sub, text, tuple(anchors))
             return
         if self._len + len(text) > self.limits.segment_chars:
             yield from self.flush()
         if sub is not None:
             self._locs.append((self._len, sub))
+        at = self._len
+        self._anchors.extend((s + at, e + at, f, ln, col) for s, e, f, ln, col in anchors)
+        self._known.extend((s + at, e + at, kind, score) for s, e, kind, score in known)
         self._parts.append(text)
         self._len += len(text)
+
+    def add_all_anchored(self, units: Iterable[Unit]) -> Iterator[Segment]:
+        """``add`` each ``(sub, text, anchors, known)`` unit in turn."""
+        for sub, text, anchors, known in units:
+            yield from self.add(sub, text, anchors, known)
 
     def add_all(self, units: Iterable[tuple[str | None, str]]) -> Iterator[Segment]:
         """``add`` each ``(sub, text)`` unit in turn. One generator for them
@@ -102,16 +118,35 @@ class SegmentPacker:
     def flush(self) -> Iterator[Segment]:
         if self._parts:
             yield Segment(text="".join(self._parts), locator=self.locator, base=self._offset,
-                          context=self.context, locators=tuple(self._locs))
+                          context=self.context, locators=tuple(self._locs),
+                          anchors=tuple(self._anchors), known=tuple(self._known))
         self._offset += self._len
-        self._parts, self._locs, self._len = [], [], 0
+        self._parts, self._locs, self._len, self._anchors, self._known = [], [], 0, [], []
 
-    def _split(self, sub: str | None, text: str) -> Iterator[Segment]:
+    def _split(self, sub: str | None, text: str, anchors: tuple[Anchor, ...] = ()
+               ) -> Iterator[Segment]:
         locs = ((0, sub),) if sub is not None else ()
         for off, piece in windows([text], self.limits.segment_chars, self.limits.segment_overlap):
             yield Segment(text=piece, locator=self.locator, base=self._offset + off,
-                          context=self.context, locators=locs)
+                          context=self.context, locators=locs,
+                          anchors=clip_anchors(anchors, off, off + len(piece), text))
         self._offset += len(text)
+
+
+def clip_anchors(anchors: tuple[Anchor, ...], lo: int, hi: int, text: str
+                 ) -> tuple[Anchor, ...]:
+    """The anchors of ``text`` moved to the window ``text[lo:hi]``: a run cut
+    at the window's start starts there, its line and column advanced."""
+    out = []
+    for start, end, offset, line, column in anchors:
+        if end <= lo or start >= hi:
+            continue
+        if start < lo:
+            newlines = text.count("\n", start, lo)
+            column = lo - text.rfind("\n", start, lo) if newlines else column + lo - start
+            offset, line, start = offset + lo - start, line + newlines, lo
+        out.append((start - lo, min(end, hi) - lo, offset, line, column))
+    return tuple(out)
 
 
 def prefixed(prefix: str, segments: Iterable[Segment]) -> Iterator[Segment]:

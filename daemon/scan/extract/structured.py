@@ -22,7 +22,17 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from daemon.scan.extract.segmenting import SegmentPacker
+from daemon.scan.columns import SAMPLE, ColumnBook, json_group, known_span
+from daemon.scan.extract.positions import (
+    LineCounter,
+    LineIndex,
+    RecordLines,
+    csv_cell_spans,
+    json_scalar_tokens,
+    json_value_anchors,
+    runs,
+)
+from daemon.scan.extract.segmenting import SegmentPacker, Unit
 from daemon.scan.extract.sniff import MIME, delimiter_of
 from daemon.scan.extract.source import Ctx, Input, escape_locator_part
 from daemon.scan.extract.text import (
@@ -32,7 +42,7 @@ from daemon.scan.extract.text import (
     iter_lines,
     stream_segments,
 )
-from daemon.scan.segments import Limits, Segment
+from daemon.scan.segments import Anchor, Known, Limits, Segment
 from scratchwarden.errors import Unscannable
 
 JSON_PARSE_MAX_BYTES = 8 * 1024 * 1024
@@ -52,7 +62,7 @@ def extract_json(inp: Input, enc: TextEncoding, ctx: Ctx) -> Result:
         text = decode_head(data, enc, complete=True)
         doc = _parse(text)
         if doc is not _INVALID:
-            return MIME["json"], _json_segments(doc, ctx.limits)
+            return MIME["json"], _json_segments(doc, ctx.limits, text)
         if _first_line_parses(text):
             return MIME["ndjson"], _ndjson_segments(iter_lines([text], MAX_LINE_CHARS), ctx.limits)
         return MIME["text"], stream_segments([text], ctx.limits)
@@ -83,25 +93,78 @@ def _first_line_parses(text: str) -> bool:
     return False
 
 
-def _json_segments(doc: Any, limits: Limits) -> Iterator[Segment]:
+def _json_segments(doc: Any, limits: Limits, text: str) -> Iterator[Segment]:
     keys = _context_keys(doc)
     packer = SegmentPacker(limits, context=keys, cap=limits.max_text_chars)
-    yield from packer.add_all((path, _line(key, value)) for path, key, value in _leaves(doc, "$"))
+    tokens = json_scalar_tokens(text)
+    index = LineIndex(text)
+    leaves = list(_leaves(doc, "$"))
+    book = _book(leaves, limits)
+    yield from packer.add_all_anchored(_json_units(leaves, tokens, text, index, book))
     yield from packer.flush()
+
+
+def _book(leaves: Iterable[tuple[str, str | None, Any]], limits: Limits) -> ColumnBook | None:
+    """Sampled and classified JSON columns (key paths), or None when off."""
+    if not limits.classify_columns:
+        return None
+    book = ColumnBook()
+    for path, key, value in leaves:
+        group = json_group(path)
+        record = group.rsplit(".", 1)[0]
+        container = record.rsplit(".", 1)[-1].split("[", 1)[0] if "." in record else ""
+        book.observe(group, key or "", value, record=record, container=container)
+    book.decide()
+    return book
+
+
+def _json_units(leaves: Iterable[tuple[str, str | None, Any]], tokens: dict[str, tuple[int, int]],
+                text: str, index: LineIndex, book: ColumnBook | None, prefix: str = ""
+                ) -> Iterator[Unit]:
+    """``(locator, unit text, anchors, known)`` of each scalar."""
+    for path, key, value in leaves:
+        unit = _line(key, value)
+        token = tokens.get(path)
+        anchors = [] if token is None else json_value_anchors(
+            len(unit) - len(str(value)) - 1, value, token, text, index)
+        yield f"{prefix}{path}", unit, anchors, _known(book, json_group(path), unit, value)
+
+
+def _known(book: ColumnBook | None, column: str, unit: str, value: Any) -> list[Known]:
+    """The cell's finding when its column is classified and it passes."""
+    verdict = None if book is None else book.known(column, value)
+    if verdict is None:
+        return []
+    start, end = known_span(unit, str(value))
+    return [(start, end, verdict.entity, verdict.score)]
 
 
 def _ndjson_segments(lines: Iterable[str], limits: Limits) -> Iterator[Segment]:
+    """NDJSON records; the first ``SAMPLE`` parsed records classify the columns."""
     packer = SegmentPacker(limits)
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        doc = _parse(line)
+    parsed = _ndjson_records(lines)
+    head = list(itertools.islice(parsed, SAMPLE))
+    book = _book(((path, key, value) for n, line, index, doc in head if doc is not _INVALID
+                  for path, key, value in _leaves(doc, "$")), limits)
+    for n, line, index, doc in itertools.chain(head, parsed):
         if doc is _INVALID:
-            yield from packer.add(f"line={n}", line if line.endswith("\n") else line + "\n")
+            yield from packer.add(f"line={n}", line if line.endswith("\n") else line + "\n",
+                                  runs(0, line.rstrip("\n"), 0, index))
             continue
-        for path, key, value in _leaves(doc, "$"):
-            yield from packer.add(f"line={n};{path}", _line(key, value))
+        yield from packer.add_all_anchored(_json_units(
+            _leaves(doc, "$"), json_scalar_tokens(line), line, index, book, prefix=f"line={n};"))
     yield from packer.flush()
+
+
+def _ndjson_records(lines: Iterable[str]) -> Iterator[tuple[int, str, LineIndex, Any]]:
+    """``(line number, line, its positions, parsed or _INVALID)`` per non-blank line."""
+    where, offset = LineCounter(), 0
+    for n, line in enumerate(lines, start=1):
+        line_at = (offset, where.line, where.column)
+        where.advance(line, len(line))
+        offset += len(line)
+        if line.strip():
+            yield n, line, LineIndex(line, *line_at), _parse(line)
 
 
 def _leaves(doc: Any, root: str) -> Iterator[tuple[str, str | None, Any]]:
@@ -147,12 +210,13 @@ def _context_keys(doc: Any) -> tuple[str, ...]:
 def extract_delimited(inp: Input, enc: TextEncoding, ctx: Ctx) -> Result:
     head_text = decode_head(inp.head, enc, complete=inp.size == len(inp.head))
     delim = delimiter_of(head_text, inp.name) or ","
-    lines = iter_lines(decoded_chunks(inp.chunks(), enc), MAX_LINE_CHARS)
+    lines = RecordLines(iter_lines(decoded_chunks(inp.chunks(), enc), MAX_LINE_CHARS))
     mime = MIME["tsv"] if delim == "\t" else MIME["csv"]
-    return mime, _csv_segments(csv.reader(lines, delimiter=delim), ctx.limits)
+    return mime, _csv_segments(csv.reader(lines, delimiter=delim), ctx.limits, lines, delim)
 
 
-def _csv_segments(rows: Iterator[list[str]], limits: Limits) -> Iterator[Segment]:
+def _csv_segments(rows: Iterator[list[str]], limits: Limits, lines: RecordLines,
+                  delim: str) -> Iterator[Segment]:
     try:
         first = next(rows, None)
         if first is None:
@@ -161,14 +225,57 @@ def _csv_segments(rows: Iterator[list[str]], limits: Limits) -> Iterator[Segment
         context = tuple(h for h in header if _CONTEXT_WORD.match(h))[:MAX_CONTEXT_WORDS]
         packer = SegmentPacker(limits, context=context)
         cols = _columns(header)
+        record = lines.record()
+        records: Iterator[tuple[list[str], tuple[str, int, int, int]]] = (
+            (row, lines.record()) for row in rows)
         if header:
             yield from packer.add("row=1", limits_join(first))
         else:
-            rows = itertools.chain([first], rows)
-        yield from packer.add_all(_cell_units(rows, 1 if header else 0, cols))
+            records = itertools.chain([(first, record)], records)
+        head = list(itertools.islice(records, SAMPLE))
+        book = _csv_book(head, header, limits)
+        yield from packer.add_all_anchored(
+            _anchored_cells(itertools.chain(head, records), 1 if header else 0, cols, delim,
+                            book))
         yield from packer.flush()
     except csv.Error as e:
         raise Unscannable("corrupt", f"delimited text does not parse: {e}") from e
+
+
+def _csv_book(head: list[tuple[list[str], tuple[str, int, int, int]]], header: list[str],
+              limits: Limits) -> ColumnBook | None:
+    if not limits.classify_columns:
+        return None
+    book = ColumnBook()
+    for row, _ in head:
+        for j, cell in enumerate(row):
+            book.observe(str(j), header[j] if j < len(header) else "", cell)
+    book.decide()
+    return book
+
+
+def _anchored_cells(records: Iterable[tuple[list[str], tuple[str, int, int, int]]],
+                    skipped: int, cols: list[tuple[str, str]], delim: str,
+                    book: ColumnBook | None) -> Iterator[Unit]:
+    """``(locator, text, anchors, known)`` of each non-blank cell; a cell's
+    anchor says where its text starts in the file (when ``csv_cell_spans``
+    could locate it, else none)."""
+    for n, (row, (raw, offset, line, column)) in enumerate(records, start=skipped + 1):
+        spans = csv_cell_spans(raw, delim)
+        if spans is not None and len(spans) != len(row):
+            spans = None
+        index: LineIndex | None = None
+        for j, cell in enumerate(row):
+            if not cell.strip():
+                continue
+            col, prefix = cols[j] if j < len(cols) else (str(j + 1), "")
+            anchors: list[Anchor] = []
+            if spans is not None and raw[spans[j][0]:spans[j][1]] == cell:
+                if index is None:
+                    index = LineIndex(raw, base=offset, line=line, column=column)
+                anchors = runs(len(prefix), cell, spans[j][0], index)
+            unit = f"{prefix}{cell}\n"
+            yield f"row={n};col={col}", unit, anchors, _known(book, str(j), unit, cell)
 
 
 def limits_join(cells: list[str]) -> str:
@@ -184,18 +291,6 @@ def _header(first: list[str]) -> list[str]:
     if any(not c or _NUMERIC.match(c) or "@" in c for c in cells):
         return []
     return cells
-
-
-def _cell_units(rows: Iterable[list[str]], skipped: int, cols: list[tuple[str, str]]
-                ) -> Iterator[tuple[str, str]]:
-    """``(locator, text)`` of each non-blank cell of ``rows``, which start at
-    record ``skipped + 1``."""
-    for n, row in enumerate(rows, start=skipped + 1):
-        for j, cell in enumerate(row):
-            if not cell.strip():
-                continue
-            col, prefix = cols[j] if j < len(cols) else (str(j + 1), "")
-            yield f"row={n};col={col}", f"{prefix}{cell}\n"
 
 
 def _columns(header: list[str]) -> list[tuple[str, str]]:

@@ -127,9 +127,18 @@ def decoded_chunks(chunks: Iterable[bytes], enc: TextEncoding) -> Iterator[str]:
 
 def stream_segments(text_chunks: Iterable[str], limits: Limits,
                     locator: str | None = None) -> Iterator[Segment]:
-    """Overlapping windows of a text stream; ``base`` is the window's offset."""
+    """Overlapping windows of a text stream; ``base`` is the window's offset.
+    Each window is one anchored run (the stream is the file's own text: a
+    nested unit's segments lose their anchors in ``prefixed``)."""
+    from daemon.scan.extract.positions import LineCounter
+
+    where = LineCounter()
+    last = (0, "")
     for base, piece in windows(text_chunks, limits.segment_chars, limits.segment_overlap):
-        yield Segment(text=piece, locator=locator, base=base)
+        where.advance(last[1], base - last[0])
+        last = (base, piece)
+        yield Segment(text=piece, locator=locator, base=base,
+                      anchors=((0, len(piece), base, where.line, where.column),))
 
 
 def iter_lines(text_chunks: Iterable[str], max_line: int) -> Iterator[str]:

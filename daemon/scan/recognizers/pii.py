@@ -31,6 +31,8 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from daemon.scan import foreign
+
 FLAGS = re.MULTILINE
 
 # ----------------------------------------------------------------------------- building blocks
@@ -49,20 +51,31 @@ _SUFFIX = (
     r"manor|meadows?|mills?|orchard|pass|prairie|springs?|station|summit|valley|village|vista|"
     r"green|gate|quay|wharf|esplanade|embankment|causeway|expressway|expy|freeway|fwy|"
     r"turnpike|tpke|union|club|estates?|fields?|forest|harbou?r|island|lakes?|oval|port|"
-    r"ranch|shores?|track|bypass|spur|str|strasse|straße|utca|út|ut|broadway|circus|parade)"
+    r"ranch|shores?|track|bypass|spur|str|strasse|straße|utca|út|ut|broadway|circus|parade|"
+    r"tér|körút|köz|sor|tee|náměstí|třída|aleja|rúa|kaari|polku|"
+    # more USPS Publication 28 suffixes
+    r"bend|mountains?|mtn|crossroads?|ports|points|range|rng|plateau|plt|flats?|brooks?|"
+    r"burgs?|canyon|cape|centers?|cliffs?|common|corners?|coves?|creek|crest|dale|divide|"
+    r"extension|falls|ferry|fords?|forks?|fort|glens?|greens|groves|harbors|havens?|hills|"
+    r"hollow|inlet|isle|keys?|knolls?|locks?|lodge|mall|mission|motorway|neck|overpass|"
+    r"pines|plains?|radial|rapids?|river|roads|shoals?|skyway|squares|stream|streets|"
+    r"throughway|trace|tunnel|underpass|unions|valleys|viaduct|views|villages|ville|wells?|"
+    r"ring|ways)"
 )
 # Street words that lead the name (French, Italian, Spanish, Portuguese, ...).
 _PREFIX = (
     r"(?i:rue|rua|via|viale|vicolo|calle|carrer|avenida|avda|avenue|av\.|piazza|piazzale|"
     r"largo|corso|strada|ulica|ul\.|plac|praça|praca|travessa|estrada|boulevard|bd|chemin|"
     r"allée|allee|place|quai|route|impasse|camino|paseo|plaza|ronda|rambla|viela|alameda|"
+    r"cuesta|cañada|travesía|travesia|glorieta|callejón|callejon|pasaje|avinguda|"
     r"odos|leoforos|λεωφόρος|οδός)"
 )
 # Street words glued to the end of the name (German, Nordic, Dutch, Finnish, ...).
 _GLUED = (
     r"(?:strasse|straße|str\.|gasse|weg|allee|platz|damm|ufer|steig|markt|gatan|gata|"
     r"vägen|väg|vej|vejen|gade|stræde|veien|vegen|vei|veg|vegur|laan|straat|plein|kade|"
-    r"dreef|singel|dijk|gracht|tie|katu|kuja|polku|utca|ulica|cesta|ulice)"
+    r"dreef|singel|dijk|gracht|tie|katu|kuja|polku|utca|ulica|cesta|ulice|baan|hof|steeg|"
+    r"pad|ring)"
 )
 _SECONDARY = (r"(?i:apt|apartment|suite|ste|unit|room|rm|floor|fl|bldg|building|box|"
               r"p\.?\s?o\.?\s?box|dept|flat)\.?[ \t]*#?[ \t]*\d{1,5}[A-Za-z]?\b")
@@ -83,9 +96,12 @@ _NAME_RUN = rf"(?:(?:{_CAP}|{_PARTICLE}){_SP}){{0,4}}"
 _STREET_SUFFIXED = (rf"\b{_NUM}(?:{_SP}{_NUM})?{_SP}{_NAME_RUN}{_CAP}{_SP}{_SUFFIX}\b\.?"
                     rf"(?:{_SP}{_NUM}\b\.?)?")
 _PO_BOX = rf"\b(?:{_NUM}{_SP})?(?i:p\.?[ \t]?o\.?[ \t]?box){_SP}\d{{1,6}}\b"
-_STREET_PREFIXED = rf"\b(?:{_NUM}{_SP})?{_PREFIX}{_SP}{_NAME_RUN}{_CAP}{_SP}{_NUM}\b"
-_STREET_GLUED = (rf"\b(?:{_NUM}{_SP})?(?:{_CAP}{_SP}){{0,3}}\p{{Lu}}[\p{{L}}\p{{M}}]{{2,}}{_GLUED}"
-                 rf"\.?{_SP}{_NUM}\b")
+_STREET_PREFIXED = (rf"\b(?:{_NUM}{_SP})?{_PREFIX}{_SP}{_NAME_RUN}{_CAP},?{_SP}{_NUM}\b")
+# "26 rue des Lilas", "141, rue Aubry": the number before the street word, none after.
+_STREET_NUMBER_FIRST = rf"\b{_NUM},?{_SP}(?:{_NUM}{_SP})?{_PREFIX}{_SP}{_NAME_RUN}{_CAP}"
+# "Gutknechtring 8", "Christof-Kruschwitz-Weg 25": the street word glued, or hyphenated on.
+_STREET_GLUED = (rf"\b(?:{_NUM}{_SP})?(?:{_CAP}{_SP}){{0,3}}\p{{Lu}}[\p{{L}}\p{{M}}\-]{{2,}}"
+                 rf"(?i:{_GLUED})\.?{_SP}{_NUM}\b")
 _STREET_NUMBERED = rf"\b\d{{2,6}}{_SP}(?:{_CAP}{_SP}){{1,3}}{_NUM}\b"
 
 
@@ -107,6 +123,7 @@ class StreetAddressRecognizer(PatternRecognizer):
         Pattern("military (PSC/Unit/USS + APO/FPO/DPO)", _MILITARY, 0.85),
         Pattern("street with suffix + block", _with_tail(_STREET_SUFFIXED), 0.6),
         Pattern("street word first + block", _with_tail(_STREET_PREFIXED), 0.55),
+        Pattern("number, street word + block", _with_tail(_STREET_NUMBER_FIRST), 0.5),
         Pattern("glued street word + block", _with_tail(_STREET_GLUED), 0.55),
         Pattern("PO box + block", _with_tail(_PO_BOX), 0.5),
         Pattern("number words number + block",
@@ -162,11 +179,29 @@ class TitledPersonRecognizer(PatternRecognizer):
                 rf"[ \t]*:[ \t]*){_FULL_NAME}\b", 0.5),
         Pattern("introduced name",
                 rf"(?<=\b(?i:my name is|name is|named|called|calls me|i'm|i am|this is|"
-                rf"signed by|under|assistant to|contact|ask for|add)[ \t]+){_FULL_NAME}\b",
-                0.45),
+                rf"signed by|under|assistant to|contact|ask for|add|follow up with|"
+                rf"(?:spoke|speak|talked|talk|met|meeting|call|chat) (?:with|to)|shouted at|"
+                rf"escalated to|assigned to|forwarded by|on behalf of|colleague|"
+                rf"(?:payment|message|e-?mail|call|note) from|receipt to|reply to|"
+                rf"my (?:kid|son|daughter|wife|husband|partner|mother|father|friend|manager))"
+                rf"[ \t]+){_FULL_NAME}\b", 0.45),
+        Pattern("introduced first name",
+                rf"(?<=\b(?i:my name is|call me|my (?:kid|son|daughter|wife|husband|partner)|"
+                rf"colleague|follow up with|escalated to|shouted at|said to)[ \t]+){_NAME}\b"
+                rf"(?![ \t]+\p{{Lu}})", 0.4),
         Pattern("greeting", rf"(?<=\b(?:Dear|Hi|Hello|Hey)[ \t]+){_FULL_NAME}\b", 0.45),
         Pattern("sign-off", rf"(?<=\b(?i:regards|sincerely|thanks|thank you|cheers|best),?"
                 rf"[ \t]*\n[ \t]*){_FULL_NAME}\b", 0.5),
+        Pattern("name above an address block",
+                rf"(?m:^)[ \t>?*•]*{_FULL_NAME}[ \t]*(?=\n(?:[^\n]{{0,60}}\n){{0,2}}[ \t>?*•]*"
+                rf"\d{{1,6}}[A-Za-z]?[ \t,]+\p{{Lu}})", 0.45),
+        Pattern("name as the subject of a personal verb",
+                rf"(?:(?m:^)|(?<=[.!?:][ \t]{{1,3}}))[ \t>]*{_FULL_NAME}(?=[ \t]+(?:lives|lived|"
+                rf"works|worked|was born|moved|spent|said|says|asked|shouted|joined|wrote|"
+                rf"called|emailed|is from|comes from|will be))", 0.45),
+        Pattern("sign-off first name",
+                rf"(?<=\b(?i:regards|sincerely|thanks|thank you|cheers|best),[ \t]*\n[ \t]*)"
+                rf"{_NAME}[ \t]*$", 0.45),
     ]
     CONTEXT: ClassVar[list[str]] = ["name", "mr", "mrs", "ms", "dr", "dear", "sincerely"]
 
@@ -400,12 +435,18 @@ class CardNumberContextRecognizer(PatternRecognizer):
     """Card numbers of 12-19 digits (Maestro, 2-series Mastercard, 19-digit
     Visa) that Presidio's prefix table misses. Weak alone (a Luhn-valid 12-19
     digit number is 1 in 10): only a context word ("card", "cc", ...) before it
-    makes it a finding; a failed Luhn check discards it."""
+    makes it a finding, except a 2-series Mastercard number (a narrow
+    prefix range, 16 digits); a failed Luhn check discards any."""
 
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("12-19 digits", r"(?<![\w\-.])\d{12,19}(?![\w\-]|[.,]\d)", 0.1),
         Pattern("grouped 4-4-4-x", r"(?<![\w\-.])\d{4}(?:([ \-])\d{4}){2}\1\d{1,7}"
                 r"(?![\w\-]|[.,]\d)", 0.1),
+        # Mastercard's 2-series (BINs 2221-2720, issued since 2017), which
+        # Presidio's prefix table predates: as strong as its other cards'
+        # shapes before context, and still Luhn-checked.
+        Pattern("2-series mastercard", r"(?<![\w\-.])2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d"
+                r"|720)(?:[ \-]?\d{4}){3}(?![\w\-]|[.,]\d)", 0.5),
     ]
     CONTEXT: ClassVar[list[str]] = ["card", "cc", "visa", "mastercard", "maestro", "amex",
                                     "credit", "debit", "discover", "jcb"]
@@ -477,13 +518,7 @@ def phone_candidate_windows(text: str, min_digits: int = PHONE_MIN_DIGITS,
     return windows
 
 
-# phonenumbers' own helpers for "is this candidate parsed from a + country code"
-# (private; should a release rename them, every key names its region: exact, slower).
-_EXTRACT_POSSIBLE: Any = getattr(phonenumbers.phonenumberutil, "_extract_possible_number", None)
-_PLUS_CHARS: Any = getattr(phonenumbers.phonenumberutil, "_PLUS_CHARS_PATTERN", None)
-
-
-class _MinDigitsMatcher(phonenumbers.PhoneNumberMatcher):
+class _MinDigitsMatcher(foreign.VerifyingMatcher):
     """phonenumbers' matcher that never parses a candidate with fewer than
     ``PHONE_MIN_DIGITS`` digits (ids, sizes and status codes in the margins of
     a window were ~80% of all parses on logs), and that asks ``memo`` before
@@ -497,16 +532,16 @@ class _MinDigitsMatcher(phonenumbers.PhoneNumberMatcher):
         super().__init__(text, region, leniency=leniency)
         self._memo = memo
 
-    def _parse_and_verify(self, candidate: str, offset: int) -> Any:
+    def verify(self, candidate: str, offset: int) -> Any:
         if sum(map(str.isdigit, candidate)) < PHONE_MIN_DIGITS:
             return None
         if self._memo is None:
-            return super()._parse_and_verify(candidate, offset)
+            return self.library_verify(candidate, offset)
         key = self._memo.key(self.text, candidate, offset, self.preferred_region,
                              int(self.leniency))
         known = self._memo.get(key)
         if known is None:
-            match = super()._parse_and_verify(candidate, offset)
+            match = self.library_verify(candidate, offset)
             self._memo.put(key, match)
             return match
         number = known[0]
@@ -557,16 +592,11 @@ class PhoneMemo:
 def _international(candidate: str) -> bool:
     """True when phonenumbers parses ``candidate`` from its own ``+`` country
     code, whatever the default region (no RFC 3966 ``phone-context``)."""
-    if _EXTRACT_POSSIBLE is None or _PLUS_CHARS is None or ";" in candidate:
-        return False
-    return _PLUS_CHARS.match(_EXTRACT_POSSIBLE(candidate)) is not None
+    return ";" not in candidate and foreign.written_with_plus(candidate) is True
 
 
-_PN: Any = phonenumbers.phonenumbermatcher
-_MATCHER_PARTS = ("_PATTERN", "_SECOND_NUMBER_START_PATTERN", "_INNER_MATCHES",
-                  "_UNWANTED_END_CHAR_PATTERN", "_SLASH_SEPARATED_DATES", "_TIME_STAMPS",
-                  "_TIME_STAMPS_SUFFIX")
-_SHARED_MATCHING = all(hasattr(_PN, name) for name in _MATCHER_PARTS)
+_PN: Any = foreign.PHONE_MATCHER
+_SHARED_MATCHING = _PN is not None
 _MAX_TRIES = 65535
 """phonenumbers' default ``max_tries`` of a ``PhoneNumberMatcher``."""
 
@@ -683,13 +713,13 @@ def _shared_matches(candidates: _Candidates, region: str, leniency: int, memo: P
                     skipped = True
                 elif plan is not None:
                     whole, rounds = plan
-                    found = verifier._parse_and_verify(*whole)
+                    found = verifier.verify(*whole)
                     if found is None:
                         for this in rounds:
                             if budget <= 0:
                                 break
                             for group, offset in this:
-                                found = verifier._parse_and_verify(group, offset)
+                                found = verifier.verify(group, offset)
                                 if found is not None:
                                     break
                                 budget -= 1
@@ -708,6 +738,10 @@ def _shared_matches(candidates: _Candidates, region: str, leniency: int, memo: P
         index = found.end
 
 
+NAME = "PhoneRecognizer"
+"""The candidate-window recognizer keeps Presidio's name: it stands in for it."""
+
+
 class CandidatePhoneRecognizer(PhoneRecognizer):
     """Presidio's PhoneRecognizer (same regions, leniency, score, context) run
     only on windows around digit runs long enough to be a phone number, and
@@ -721,7 +755,7 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     compares them on realistic texts)."""
 
     def __init__(self) -> None:
-        super().__init__(name="PhoneRecognizer")
+        super().__init__(name=NAME)
         self.memo = PhoneMemo()
 
     def analyze(self, text: str, entities: list[str],
@@ -742,15 +776,21 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         reported: list[tuple[int, int]] = []
         for region in self.supported_regions:
             matches: Iterable[PhoneNumberMatch] = (
-                _MinDigitsMatcher(text, region, leniency, self.memo) if candidates is None
+                public_matches(text, region, leniency) if candidates is None
                 else _shared_matches(candidates, region, leniency, self.memo, reported))
             for match in matches:
                 reported.append((match.start, match.end))
-                # Presidio parses the match again only to name its region in
-                # the explanation; no finding carries an explanation.
-                r = self._get_recognizer_result(  # type: ignore[no-untyped-call]
-                    match, text, region, nlp_artifacts)
-                r.start += base
-                r.end += base
-                results.append(r)
+                results.append(RecognizerResult(
+                    entity_type=self.supported_entities[0], start=base + match.start,
+                    end=base + match.end, score=self.SCORE, analysis_explanation=None,  # type: ignore[arg-type]
+                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: NAME,
+                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
         return results
+
+
+def public_matches(text: str, region: str, leniency: int) -> list[PhoneNumberMatch]:
+    """The public path: phonenumbers' matcher as published, numbers under
+    ``PHONE_MIN_DIGITS`` digits dropped after matching (the fast path never
+    parses them). tests/scan/test_foreign.py compares the two."""
+    return [m for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=leniency)
+            if sum(c.isdigit() for c in m.raw_string) >= PHONE_MIN_DIGITS]

@@ -55,7 +55,7 @@ _FLAGS = regex.MULTILINE | regex.VERSION0
 
 # An assignment operator between a key and its value, with an optional closing
 # quote of the key (``"password": ...``) and bounded spaces around it.
-_ASSIGN = r"""["']?[ \t]{0,3}(?::=|=>|==|=|:)[ \t]{0,3}"""
+_ASSIGN = r"""["']?[ \t]{0,16}(?::=|=>|==|=|:)[ \t]{0,16}"""
 # ... or, for a key name that is specific enough, plain spaces
 # (``aws configure set aws_secret_access_key VALUE``).
 _ASSIGN_OR_SPACE = r"""(?:["']?[ \t]{0,3}(?::=|=>|==|=|:)[ \t]{0,3}|[ \t]{1,3})"""
@@ -138,7 +138,7 @@ class SecretRecognizer(PatternRecognizer):
         score = pattern.score
         if validated is not None:
             score = self.MAX_SCORE if validated else self.MIN_SCORE
-        if self.invalidate_result(value):
+        if self.invalidate_result(value) or documentation_example(value):
             score = self.MIN_SCORE
         if score <= self.MIN_SCORE:
             return None
@@ -181,6 +181,48 @@ def _all_same_char(value: str) -> bool:
     return len(set(core)) <= 1
 
 
+_DOC_MARKER = regex.compile(r"(?i)example|sample|dummy|placeholder|redacted", _FLAGS)
+_DOC_MAX_CHARS = 512
+_RUN = 6
+"""This many consecutive ascending characters (``123456``, ``abcdef``), in the
+value or in its letters or digits alone (``a1b2c3d4e5f6``), mark a typed-in
+stand-in: a random token holds such a run with a chance of about one in
+62^5 per position."""
+
+
+def documentation_example(value: str) -> bool:
+    """Values that documentation and templates show in place of a secret:
+    one marked as such (AWS's ``AKIAIOSFODNN7EXAMPLE``, ``sk_live_sample...``),
+    one whose random part is a filler (``xxxx``, ``0000``) or a typed run
+    (``1234567890abcdef``), or one drawn from three characters or fewer."""
+    if len(value) > _DOC_MAX_CHARS:
+        return False  # a key block: its body is checked by its recognizer
+    if _DOC_MARKER.search(value) is not None:
+        return True
+    core = max(value.replace("-", "_").replace(".", "_").split("_"), key=len)
+    if len(core) >= 12 and len(set(core.lower())) <= 3:
+        return True
+    letters = "".join(c for c in value if c.isalpha())
+    digits = "".join(c for c in value if c.isdigit())
+    return max(_ascending_run(value), _ascending_run(letters), _ascending_run(digits)) >= _RUN
+
+
+def _ascending_run(value: str) -> int:
+    """The longest run of characters each one code point after the last."""
+    best = run = 1
+    for a, b in zip(value, value[1:], strict=False):
+        run = run + 1 if ord(b) - ord(a) == 1 and b.isalnum() else 1
+        best = max(best, run)
+    return best if value else 0
+
+
+def not_a_secret(value: str) -> bool:
+    """True when a value some recognizer matched is a stand-in, not a secret:
+    a documentation example or filler (:func:`documentation_example`), a
+    template or variable reference, or a placeholder word."""
+    return documentation_example(value) or _is_placeholder(value, 1)
+
+
 def _mixed_case_random(value: str) -> bool:
     """A random base64 secret of 40+ chars has both cases; a hex digest does not."""
     return any(c.islower() for c in value) and any(c.isupper() for c in value)
@@ -218,7 +260,7 @@ _PLACEHOLDER_RE = regex.compile(
 _REFERENCE_RE = regex.compile(
     r"""\.\.\.|…|os\.environ|getenv|process\.env|\$\{\{|vault:|secretKeyRef"""
     r"""|^\$[{(]|^\{\{"""                      # ${VAR, $(cmd, {{ var (cut by the bare form)
-    r"""|^[A-Za-z_][A-Za-z0-9_]{0,100}[.(\[]""",  # settings.X, get_password(), env["X"]
+    r"""|^[A-Za-z_][A-Za-z_]{0,100}[.(\[]""",  # settings.X, get_password(), env["X"]
     _FLAGS,
 )
 
@@ -232,7 +274,8 @@ def _is_placeholder(value: str, min_len: int) -> bool:
         or _all_same_char(stripped)
         or stripped.lower() in _PLACEHOLDER_WORDS
         or _PLACEHOLDER_RE.fullmatch(stripped) is not None
-        or _REFERENCE_RE.search(stripped) is not None
+        or (_REFERENCE_RE.search(stripped) is not None
+            and not random_enough(stripped, 20, 3.5))  # "s.<random>" is a token, not a path
     )
 
 
@@ -569,6 +612,51 @@ _API_KEY_KEY = (
     r"[_.\-]?secret|(?<![a-z])secret|(?:access|auth|api|bearer|refresh|session|private)"
     r"[_.\-]?token|(?<![a-z])token))[0-9]?"
 )
+# Any other key name ending in one of these words (``IO_KEY``, ``license_key``,
+# ``fbApiKey``, ``ado_pat``): a name this loose says little, so its value must
+# look random (:func:`random_enough`).
+_LOOSE_KEY = (r"[A-Za-z0-9][_.\-]?(?i:key|secret|token|pat|license|credential|passcode)[0-9]?"
+              r"(?![A-Za-z0-9])")  # not a bare ``key=`` (an XML attribute naming a setting)
+# A credential in a URL's query string (``?token=...``, ``&api_key=...``).
+_QUERY_KEY = (r"[?&](?i:token|access_token|api_key|apikey|key|secret|client_secret|sig"
+              r"|signature|auth|password)=")
+
+_CODE_VALUE = regex.compile(
+    r"""[A-Za-z_][A-Za-z0-9_.]{0,64}\([^()]{0,64}\)|^[+,#&]|[+,]$|\s[+]\s|&[lg]t;|#\{"""
+    r"""|^\\|^\$[A-Za-z_]|^arn:|:$"""
+    r"""|^[A-Za-z0-9_.\-]{1,64}/[A-Za-z0-9_.\-]{1,64}/""",
+    _FLAGS,
+)
+"""Quoted values that are code, markup or a path, not a secret: a call or
+concatenation (``" + getPassword() + "``), a selector or anchor
+(``#add-password``), HTML-escaped text, Ruby interpolation (``#{pw}``), an
+escaped quote, a variable (``$DB_PASS...``), an ARN, a label (``Password:``),
+a route (``cms/sites/passwords``)."""
+
+
+def looks_like_code(value: str) -> bool:
+    return _CODE_VALUE.search(value) is not None
+
+
+def random_enough(value: str, min_len: int = 16, min_bits: float = 3.0) -> bool:
+    """A generated secret, not a word or a name: long enough, letters and
+    digits both, no blank, and at least ``min_bits`` of Shannon entropy per
+    character (a 40-char hex key has ~3.7, ``aaaa...end`` ~0.5, an English
+    word ~2.5-3)."""
+    if len(value) < min_len or any(c.isspace() for c in value):
+        return False
+    if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
+        return False
+    return shannon_bits(value) >= min_bits
+
+
+def shannon_bits(value: str) -> float:
+    """Shannon entropy of the characters of ``value``, bits per character."""
+    import math
+    from collections import Counter
+
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values()) if n else 0.0
 
 
 class PasswordAssignmentRecognizer(SecretRecognizer):
@@ -596,7 +684,7 @@ class PasswordAssignmentRecognizer(SecretRecognizer):
     MIN_LENGTH: ClassVar[int] = 6
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
-        return _is_placeholder(pattern_text, self.MIN_LENGTH)
+        return _is_placeholder(pattern_text, self.MIN_LENGTH) or looks_like_code(pattern_text)
 
 
 class ApiKeyAssignmentRecognizer(SecretRecognizer):
@@ -609,18 +697,34 @@ class ApiKeyAssignmentRecognizer(SecretRecognizer):
         Pattern(
             "authorization header",
             r"""(?i:authorization)["']?[ \t]{0,3}[:=][ \t]{0,3}["']?"""
-            r"""(?i:bearer|token|basic)[ \t]{1,3}(?P<secret>[A-Za-z0-9._~+/\-]{8,4096}+={0,3})""",
+            r"""(?i:bearer|token|basic|ssws|apikey)[ \t]{1,3}"""
+            r"""(?P<secret>[A-Za-z0-9._~+/\-]{8,4096}+={0,3})""",
             0.7,
         ),
+        Pattern("credential command-line option",
+                r"""(?<![A-Za-z0-9\-])--?(?i:api-?key|access-?token|auth-?token|token|secret"""
+                r"""|client-?secret)(?:[ \t]{1,3}|=)["']?(?P<secret>[^\s"'\-][^\s"']{7,255}+)""",
+                0.6),
+        Pattern("credential in a url query",
+                _QUERY_KEY + r"(?P<secret>[A-Za-z0-9._~+/%\-]{16,512}+)", 0.6),
+        *(Pattern(f"{p.name}, loose key", p.regex, p.score - 0.1)
+          for p in _assignment_patterns("key-like name", _LOOSE_KEY, 0.7, 0.55)),
     )
     CONTEXT = ("api", "key", "token", "secret", "authorization")
     MIN_LENGTH: ClassVar[int] = 8
 
+    def _scored(self, pattern: Pattern, value: str, start: int, end: int
+                ) -> RecognizerResult | None:
+        if pattern.name.endswith("loose key") and not random_enough(value.strip()):
+            return None
+        return super()._scored(pattern, value, start, end)
+
     def invalidate_result(self, pattern_text: str) -> bool | None:
         value = pattern_text.strip()
-        looks_random = any(c.isdigit() for c in value) or len(value) >= 16
+        looks_random = (any(c.isdigit() for c in value) or len(value) >= 16) and \
+            shannon_bits(value) >= 2.5
         return (_is_placeholder(value, self.MIN_LENGTH) or not looks_random
-                or any(c.isspace() for c in value))
+                or any(c.isspace() for c in value) or looks_like_code(value))
 
 
 # --------------------------------------------------------------------------- registry
@@ -640,9 +744,20 @@ _RECOGNIZERS: tuple[type[SecretRecognizer], ...] = (
     ApiKeyAssignmentRecognizer,
 )
 
-SECRET_ENTITIES: frozenset[str] = frozenset(cls.ENTITY for cls in _RECOGNIZERS)
+CATALOGUE_ENTITY = "CREDENTIAL"
+"""The type of every finding of the rule catalogue (``catalogue.py``)."""
+
+SECRET_ENTITIES: frozenset[str] = frozenset(cls.ENTITY for cls in _RECOGNIZERS) | {
+    "PASSWORD_HASH", "API_TOKEN", CATALOGUE_ENTITY}
+"""Every type :func:`secret_recognizers` emits (a test compares them)."""
 
 
-def secret_recognizers() -> list[PatternRecognizer]:
-    """A fresh instance of every secret recognizer, to add to a Presidio registry."""
-    return [cls() for cls in _RECOGNIZERS]
+def secret_recognizers() -> list[EntityRecognizer]:
+    """A fresh instance of every secret recognizer, to add to a Presidio
+    registry: ours (this module's and ``credentials.py``'s), then the
+    catalogue's (its rules load on first use)."""
+    from daemon.scan.recognizers.catalogue import CatalogueRecognizer
+    from daemon.scan.recognizers.credentials import CREDENTIAL_RECOGNIZERS
+
+    return [*(cls() for cls in (*_RECOGNIZERS, *CREDENTIAL_RECOGNIZERS)),
+            CatalogueRecognizer()]
