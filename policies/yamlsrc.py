@@ -162,7 +162,10 @@ def load_yaml_text(
 ) -> tuple[Any, LineMap]:
     """Like :func:`load_yaml_with_lines` for text already in memory."""
     lines = LineMap(name)
-    loader = LineLoader(text)
+    try:
+        loader = LineLoader(text)  # rejects characters YAML does not allow, before parsing
+    except yaml.reader.ReaderError as e:
+        raise _unprintable(e, text, name, error) from e
     try:
         node = loader.get_single_node()
         if node is None:
@@ -173,11 +176,22 @@ def load_yaml_text(
         line = mark.line + 1 if mark else None
         problem = e.problem or e.context or "invalid YAML"
         raise error(f"YAML syntax error: {problem}", file=name, line=line) from e
+    except yaml.reader.ReaderError as e:
+        raise _unprintable(e, text, name, error) from e
     except yaml.YAMLError as e:
         raise error(f"YAML error: {e}", file=name) from e
     finally:
         loader.dispose()
     return data, lines
+
+
+def _unprintable(e: yaml.reader.ReaderError, text: str, name: str,
+                 error: type[LocatedError]) -> LocatedError:
+    """A control character YAML does not allow (a NUL, an escape): where it is,
+    by code point only."""
+    line = text.count("\n", 0, max(e.position, 0)) + 1
+    return error(f"YAML syntax error: character U+{e.character:04X} is not allowed in YAML",
+                 file=name, line=line)
 
 
 def _build(

@@ -120,7 +120,8 @@ def extract_zip(inp: Input, ctx: Ctx, recurse: Recurse) -> Result:
         f.seek(0)
         return extract_docx(f, ctx)
     _check_depth(ctx)
-    infos = [i for i in zf.infolist() if not i.is_dir()]
+    # not ``ZipInfo.is_dir()``: it indexes the name, and a member's name may be empty
+    infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
     for info in infos:
         ctx.budget.add_member()
         if info.flag_bits & 0x1:
