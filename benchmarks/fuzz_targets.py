@@ -89,6 +89,7 @@ def check_segments(segments: Iterable[Segment], limits: Limits = LIMITS) -> int:
             if not 0 <= off <= len(seg.text):
                 raise BrokenInvariant(f"sub-locator offset {off} outside text of {len(seg.text)}")
             _check_locator(sub)
+        _check_utf8(seg.text, "segment text")
         headers = (seg.locator or "").endswith("part=headers")
         if len(seg.text) > limits.segment_chars and not headers:
             raise BrokenInvariant(f"segment of {len(seg.text)} chars, bound "
@@ -104,6 +105,16 @@ def _check_locator(loc: str | None) -> None:
         raise BrokenInvariant(f"locator of type {type(loc).__name__}")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in loc):
         raise BrokenInvariant("locator holds a control character (spans lines)")
+    _check_utf8(loc, "locator")
+
+
+def _check_utf8(text: str, what: str) -> None:
+    """Detection (re2), the inventory and the exports all need UTF-8: a lone
+    surrogate (``\\ud800`` in JSON, a tar name's undecodable byte) fails them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise BrokenInvariant(f"{what} holds a lone surrogate (not UTF-8 encodable)") from e
 
 
 def check_file_error(e: FileError, data: bytes) -> None:

@@ -95,8 +95,15 @@ def _header_values(msg: Message, name: str) -> list[str]:
     try:
         return [str(v) for v in msg.get_all(name, [])]
     except (ValueError, TypeError, IndexError, LookupError):
-        # The typed header parser gave up on a malformed value: keep it raw.
-        return [str(v) for v in msg.get_all(name, []) if isinstance(v, str)]
+        # The typed header parser gave up on a malformed value: keep it raw
+        # (``raw_items``: ``get_all`` would run the same parser again).
+        return [_unescaped(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+
+
+def _unescaped(raw: str) -> str:
+    """A raw header value with the bytes that were not ASCII (kept by the
+    parser as lone surrogates) as U+FFFD, one for one."""
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _leaves(msg: Message, ctx: Ctx) -> Iterator[Message]:

@@ -52,7 +52,7 @@ def extract_json(inp: Input, enc: TextEncoding, ctx: Ctx) -> Result:
         text = decode_head(data, enc, complete=True)
         doc = _parse(text)
         if doc is not _INVALID:
-            return MIME["json"], _json_segments(doc, ctx.limits)
+            return MIME["json"], _json_segments(doc, ctx.limits, _escapes_surrogate(text))
         if _first_line_parses(text):
             return MIME["ndjson"], _ndjson_segments(iter_lines([text], MAX_LINE_CHARS), ctx.limits)
         return MIME["text"], stream_segments([text], ctx.limits)
@@ -83,11 +83,27 @@ def _first_line_parses(text: str) -> bool:
     return False
 
 
-def _json_segments(doc: Any, limits: Limits) -> Iterator[Segment]:
+def _json_segments(doc: Any, limits: Limits, surrogates: bool = False) -> Iterator[Segment]:
     keys = _context_keys(doc)
     packer = SegmentPacker(limits, context=keys, cap=limits.max_text_chars)
-    yield from packer.add_all((path, _line(key, value)) for path, key, value in _leaves(doc, "$"))
+    line = _utf8_line if surrogates else _line
+    yield from packer.add_all((path, line(key, value)) for path, key, value in _leaves(doc, "$"))
     yield from packer.flush()
+
+
+# ``"\ud800"`` parses to a lone surrogate, which is not UTF-8: detection (re2),
+# the inventory and the exports would fail on it. Such text gets U+FFFD, one
+# for one (offsets stay put); only documents that write such an escape pay.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escapes_surrogate(text: str) -> bool:
+    return _SURROGATE_ESCAPE.search(text) is not None
+
+
+def _utf8_line(key: str | None, value: Any) -> str:
+    return _SURROGATE.sub("\ufffd", _line(key, value))
 
 
 def _ndjson_segments(lines: Iterable[str], limits: Limits) -> Iterator[Segment]:
@@ -99,8 +115,9 @@ def _ndjson_segments(lines: Iterable[str], limits: Limits) -> Iterator[Segment]:
         if doc is _INVALID:
             yield from packer.add(f"line={n}", line if line.endswith("\n") else line + "\n")
             continue
+        line_of = _utf8_line if _escapes_surrogate(line) else _line
         for path, key, value in _leaves(doc, "$"):
-            yield from packer.add(f"line={n};{path}", _line(key, value))
+            yield from packer.add(f"line={n};{path}", line_of(key, value))
     yield from packer.flush()
 
 
