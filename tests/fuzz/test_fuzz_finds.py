@@ -1,0 +1,92 @@
+"""Every crash the fuzzer (``benchmarks/fuzz.py``) found, as the input that
+found it (minimized), through the public entry point a real file takes.
+
+Each test failed on the code before its fix: an exception that is not a
+documented outcome (``Unscannable``/``Skipped`` for a file, ``PolicyError``/
+``ConfigError`` with file:line for a policy or the node configuration), or a
+result that breaks what detection and the inventory rely on (text and
+locators that encode as UTF-8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from daemon.config import load_config
+from daemon.scan.extract import extract_bytes
+from daemon.scan.segments import Segment
+from policies.errors import ConfigError
+from policies.loader import check
+
+
+def segments(data: bytes, name: str) -> list[Segment]:
+    extraction = extract_bytes(data, name)
+    out = list(extraction.segments)  # type: ignore[call-overload]
+    for seg in out:
+        seg.text.encode("utf-8")
+        for loc in (seg.locator or "", *(sub for _, sub in seg.locators)):
+            loc.encode("utf-8")
+    return out
+
+
+# A zip whose one member has an empty name (``ZipInfo.is_dir`` indexed it: IndexError).
+EMPTY_NAME_ZIP = bytes.fromhex(
+    "504b03041400000000000000875d158de0ec10000000100000000000000073736e203037"
+    "382d30352d313132300a504b010214031400000000000000875d158de0ec100000001000"
+    "0000000000000000000000000000800100000000504b050600000000010001002e000000"
+    "2e0000000000")
+
+
+def test_zip_member_with_an_empty_name_is_extracted() -> None:
+    found = segments(EMPTY_NAME_ZIP, "bundle.zip")
+    assert [s.text for s in found] == ["ssn 078-05-1120\n"]
+    assert found[0].locator == "member="
+
+
+def test_mail_header_the_typed_parser_rejects_is_kept_raw() -> None:
+    # minimized: b" \nCc:<" -- ``get_angle_addr`` indexes past the end (IndexError),
+    # and the old fallback called the same parser again
+    mail = (b"From: alice@example.com\nTo: bob@example.com\nCc:<\nSubject: claim\n\n"
+            b"Body text.\n")
+    found = segments(mail, "m.eml")
+    headers = next(s for s in found if s.locator == "message=1;part=headers")
+    assert "Cc: <\n" in headers.text and "From: alice@example.com" in headers.text
+    assert any(s.text == "Body text.\n" for s in found)
+
+
+def test_non_ascii_bytes_in_a_rejected_header_become_replacement_characters() -> None:
+    # the raw value holds the byte as a lone surrogate (``\\udcff``): not UTF-8
+    mail = b"From: a@example.com\nTo: b@example.com\nCc: B\xffob <\n\nx\n"
+    headers = segments(mail, "m.eml")[0]
+    assert "Cc: B\ufffdob <\n" in headers.text
+
+
+def test_json_lone_surrogate_escape_becomes_a_replacement_character() -> None:
+    # ``json.loads`` keeps ``\ud800`` as a lone surrogate: re2 (detection) and
+    # the inventory cannot encode it, so the whole file failed to scan
+    doc = b'{"ssn": "078-05-1120 \\ud800", "\\udc00k": ["\\ud83d\\ude00"]}'
+    found = segments(doc, "x.json")
+    assert found[0].text == "ssn: 078-05-1120 \ufffd\n\ufffdk: \U0001F600\n"
+
+
+def test_ndjson_lone_surrogate_escape_becomes_a_replacement_character() -> None:
+    found = segments(b'{"a": "x\\uDBFFy"}\n{"b": 1}\n', "x.jsonl")
+    assert found[0].text == "a: x\ufffdy\nb: 1\n"
+
+
+def test_nul_in_a_policy_file_is_a_policy_error_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_bytes(b"version: 1\nroots:\n  - name: a\x00\n")
+    loaded, errors, _ = check(tmp_path, with_revision=False)
+    assert loaded is None and len(errors) == 1
+    assert (errors[0].file, errors[0].line) == (str(tmp_path / "p.yaml"), 3)
+    assert "U+0000" in str(errors[0])
+
+
+def test_nul_in_the_node_configuration_is_a_config_error_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "scratchwarden.yaml"
+    path.write_bytes(b"version: 1\n\nworkers: \x1b2\n")
+    try:
+        load_config(path)
+    except ConfigError as e:
+        assert (e.file, e.line) == (str(path), 3)
+    else:
+        raise AssertionError("expected a ConfigError")
