@@ -45,7 +45,7 @@ import tempfile
 import time
 import traceback
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -367,8 +367,10 @@ def mutate(rng: random.Random, data: bytes, pool: list[bytes], tokens: tuple[byt
 
 
 def run_mutate(target: Target, work: Path, seconds: float, timeout: int, seed: int = 1,
-               note: str = "") -> Result:
-    """Seeds first, then random edits of corpus inputs, in this process."""
+               note: str = "", runs: int | None = None) -> Result:
+    """Seeds first, then random edits of corpus inputs, in this process, for
+    ``seconds`` or, given ``runs``, exactly that many mutated inputs (the
+    deterministic smoke run of the test suite)."""
     result = Result(target.name, "mutate", note=note)
     (work / "crashes").mkdir(parents=True, exist_ok=True)
     tally = Tally(target.name, work / "crashes", work / "stats-mutate.json")
@@ -378,7 +380,7 @@ def run_mutate(target: Target, work: Path, seconds: float, timeout: int, seed: i
     old = signal.signal(signal.SIGALRM, _alarm)
     t0 = time.monotonic()
     try:
-        for data in _inputs(rng, pool, tokens, target.max_len, t0 + seconds):
+        for data in _inputs(rng, pool, tokens, target.max_len, t0 + seconds, runs):
             _one_bounded(target.run, data, tally, timeout)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -391,9 +393,11 @@ def run_mutate(target: Target, work: Path, seconds: float, timeout: int, seed: i
 
 
 def _inputs(rng: random.Random, pool: list[bytes], tokens: tuple[bytes, ...], max_len: int,
-            deadline: float):  # type: ignore[no-untyped-def]
+            deadline: float, runs: int | None) -> Iterator[bytes]:
     yield from list(pool)
-    while time.monotonic() < deadline:
+    n = 0
+    while (time.monotonic() < deadline) if runs is None else n < runs:
+        n += 1
         yield mutate(rng, rng.choice(pool), pool, tokens, max_len)
 
 

@@ -22,9 +22,11 @@ whose names and values come from the input.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import io
 import re
+import shutil
 import sqlite3
 import tempfile
 import zipfile
@@ -381,6 +383,7 @@ def run_config(data: bytes) -> None:
 
     if not _config_dir:
         _config_dir.append(Path(tempfile.mkdtemp(prefix="sw-fuzz-config-")))
+        atexit.register(shutil.rmtree, _config_dir[0], True)
     path = _config_dir[0] / "scratchwarden.yaml"
     path.write_bytes(data)
     try:

@@ -13,7 +13,8 @@ silently means something else is a security bug:
   strings: the "Norway problem"); ``1:30`` is a string, not 90;
 * duplicate keys are errors naming both lines (PyYAML keeps the last one);
 * merge keys (``<<``) are rejected: a reviewer must see every key where it applies;
-* a file holds exactly one document.
+* a file holds exactly one document;
+* at most ``MAX_VALUES`` values per file, counted after aliases are expanded.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ LocatedError = TypeVar("LocatedError", PolicyError, ConfigError)
 PathKey = tuple[str | int, ...]
 
 _SHOWN_VALUE_MAX = 40
+# Aliases are expanded into plain values, so ten nested aliases of ten make a
+# file of 500 bytes worth 10^10 values ("billion laughs"); a real policy or
+# configuration holds a few thousand.
+MAX_VALUES = 100_000
 
 
 class _Resolver(yaml.resolver.BaseResolver):
@@ -199,6 +204,10 @@ def _build(
     error: type[LocatedError], active: set[int],
 ) -> Any:
     lines.value_lines.setdefault(path, node.start_mark.line + 1)
+    if len(lines.value_lines) > MAX_VALUES:
+        raise error(f"expected at most {MAX_VALUES} values in one file, found more (aliases "
+                    "of aliases multiply: write the values out)",
+                    file=lines.file, line=_key_line(lines, path, node.start_mark.line + 1))
     if isinstance(node, yaml.ScalarNode):
         lines.scalars.add(path)
         return loader.construct_object(node, deep=True)
@@ -215,6 +224,15 @@ def _build(
         active.discard(id(node))
     raise error(f"unsupported YAML node {node.tag}", file=lines.file,
                 line=node.start_mark.line + 1)
+
+
+def _key_line(lines: LineMap, path: PathKey, default: int) -> int:
+    """The line of the innermost key on ``path`` (where an alias is used, not
+    where its anchor is)."""
+    for n in range(len(path), 0, -1):
+        if path[:n] in lines.key_lines:
+            return lines.key_lines[path[:n]]
+    return default
 
 
 def _build_mapping(

@@ -9,7 +9,10 @@ locators that encode as UTF-8)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+import pytest
 
 from daemon.config import load_config
 from daemon.scan.extract import extract_bytes
@@ -90,3 +93,37 @@ def test_nul_in_the_node_configuration_is_a_config_error_with_its_line(tmp_path:
         assert (e.file, e.line) == (str(path), 3)
     else:
         raise AssertionError("expected a ConfigError")
+
+
+def _laughs(levels: int) -> str:
+    """Ten aliases of ten aliases...: ``levels`` lines, 10**levels values."""
+    doc = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, levels):
+        doc += f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n"
+    return doc
+
+
+def test_alias_expansion_bomb_in_a_policy_is_refused_at_once(tmp_path: Path) -> None:
+    # Found while fixing the NUL find above, not by the fuzzer: 570 bytes of
+    # YAML expanded to 10**10 values (hours, then out of memory) on load.
+    (tmp_path / "p.yaml").write_text("version: 1\n" + _laughs(10))
+    t0 = time.monotonic()
+    loaded, errors, _ = check(tmp_path, with_revision=False)
+    assert time.monotonic() - t0 < 30
+    assert loaded is None and len(errors) == 1
+    assert "at most 100000 values" in str(errors[0])
+    assert errors[0].line is not None and 2 <= errors[0].line <= 11
+
+
+def test_alias_expansion_bomb_in_the_node_configuration_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "scratchwarden.yaml"
+    path.write_text("version: 1\n" + _laughs(10))
+    with pytest.raises(ConfigError, match=r"scratchwarden\.yaml:\d+: expected at most 100000"):
+        load_config(path)
+
+
+def test_a_large_honest_file_is_still_loaded() -> None:
+    from policies.yamlsrc import load_yaml_text
+
+    data, _ = load_yaml_text("v: [" + ", ".join(["x"] * 50_000) + "]\n", "big.yaml")
+    assert len(data["v"]) == 50_000
