@@ -288,13 +288,97 @@ _docx_base: dict[str, bytes] = {}
 
 
 def run_docx(data: bytes) -> None:
-    """The input replaces one part (picked by its first byte) of a valid
-    package, so python-docx's XML handling is what gets fuzzed."""
-    if not data:
+    """An odd first byte: the rest replaces one part (picked by the second
+    byte) of a valid package. An even one: the rest is a little program that
+    writes ``word/document.xml`` -- paragraphs, tables, spans, vertical
+    merges, nesting -- so python-docx's table and story walking is what gets
+    fuzzed, not the XML parser's rejection of a broken tag."""
+    if len(data) < 2:
         return
-    package = docx_with_part(_DOCX_PARTS[data[0] % len(_DOCX_PARTS)], data[1:])
-    inp = Input.from_bytes(package, "form.docx")
-    outcome(lambda: archives.extract_zip(inp, _ctx_for(package), extract_input), package)
+    if data[0] & 1:
+        package = docx_with_part(_DOCX_PARTS[data[1] % len(_DOCX_PARTS)], data[2:])
+        inp = Input.from_bytes(package, "form.docx")
+        outcome(lambda: archives.extract_zip(inp, _ctx_for(package), extract_input), package)
+        return
+    xml, texts = document_xml(data[1:])
+    package = docx_with_part("word/document.xml", xml)
+    try:
+        extraction = extract_bytes(package, "form.docx", LIMITS)
+        found = "".join(seg.text for seg in extraction.segments)  # type: ignore[attr-defined]
+    except FileError as e:
+        check_file_error(e, package)
+        return
+    missing = [t for t in texts if t.strip() and t not in found]
+    if missing:
+        raise BrokenInvariant(f"{len(missing)} generated text(s) never extracted")
+
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def document_xml(program: bytes) -> tuple[bytes, list[str]]:
+    """``program``: one op a byte (its low 3 bits), some with an argument
+    byte or a 4-byte number after them. Also the texts that must come out."""
+    out: list[str] = []
+    texts: list[str] = []
+    depth = 0  # open tables
+    i = 0
+
+    def arg(n: int) -> int:
+        nonlocal i
+        v = int.from_bytes(program[i:i + n], "big")
+        i += n
+        return v
+
+    while i < len(program):
+        op = program[i] & 7
+        i += 1
+        if op == 0:
+            n = arg(1) % 32
+            text = _printable(program[i:i + n].decode("latin-1"))
+            i += n
+            if not depth:  # a paragraph directly in a row is not where Word puts text
+                texts.append(text)
+            out.append(f"<w:p><w:r><w:t xml:space='preserve'>{_escape(text)}</w:t></w:r></w:p>")
+        elif op == 1:
+            out.append("<w:tbl><w:tblGrid>" + "<w:gridCol w:w='100'/>" * (arg(1) % 8)
+                       + "</w:tblGrid><w:tr>")
+            depth += 1
+        elif op == 2 and depth:
+            out.append("</w:tr><w:tr>")
+        elif op == 3 and depth:
+            texts.append(f"span{len(texts)}")
+            out.append(f"<w:tc><w:tcPr><w:gridSpan w:val='{arg(4)}'/></w:tcPr><w:p><w:r>"
+                       f"<w:t>{texts[-1]}</w:t></w:r></w:p></w:tc>")
+        elif op == 4 and depth:
+            merge = ("restart", "continue", "")[arg(1) % 3]
+            attr = f" w:val='{merge}'" if merge else ""
+            out.append(f"<w:tc><w:tcPr><w:vMerge{attr}/></w:tcPr><w:p/></w:tc>")
+        elif op == 5 and depth:
+            out.append(f"<w:trPr><w:gridBefore w:val='{arg(2)}'/></w:trPr>")
+        elif op == 6 and depth:
+            texts.append(f"cell{len(texts)}")
+            out.append(f"<w:tc><w:p><w:r><w:t>{texts[-1]}</w:t></w:r></w:p>")  # closed by op 7
+            out.append("<w:tbl><w:tblGrid/><w:tr>")
+            depth += 1
+        elif op == 7 and depth:
+            out.append("</w:tr></w:tbl>" + ("</w:tc>" if depth > 1 else ""))
+            depth -= 1
+    while depth:
+        out.append("</w:tr></w:tbl>" + ("</w:tc>" if depth > 1 else ""))
+        depth -= 1
+    body = "".join(out)
+    xml = (f"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>"
+           f"<w:document xmlns:w='{_W}'><w:body>{body}</w:body></w:document>").encode()
+    return xml, texts
+
+
+def _printable(text: str) -> str:
+    return "".join(c if " " <= c < "\x7f" or c >= "\xa0" else "?" for c in text)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def docx_with_part(part: str, content: bytes) -> bytes:
@@ -504,7 +588,12 @@ def seeds_sqlite() -> list[bytes]:
 
 def seeds_docx() -> list[bytes]:
     base = _docx_base or _load_docx_base()
-    return [bytes([i]) + base[part] for i, part in enumerate(_DOCX_PARTS) if part in base]
+    parts = [bytes([1, i]) + base[part] for i, part in enumerate(_DOCX_PARTS) if part in base]
+    one, two = (1).to_bytes(4, "big"), (2).to_bytes(4, "big")
+    program = (b"\x00\x11Alice 078-05-1120" + b"\x01\x03" + b"\x03" + two + b"\x04\x00"
+               + b"\x02" + b"\x04\x01" + b"\x03" + one + b"\x06" + b"\x03" + one
+               + b"\x07\x07")
+    return [b"\x00" + program, *parts]
 
 
 def seeds_dispatch() -> list[bytes]:

@@ -23,6 +23,8 @@ from daemon.scan.segments import Limits, Segment
 from policies.errors import ScratchwardenError, Unscannable
 
 Result = tuple[str, Iterator[Segment]]
+MAX_TABLE_NESTING = 16
+MAX_GRID_SPAN = 63
 
 
 def extract_pdf(inp: Input, ctx: Ctx) -> Result:
@@ -117,11 +119,37 @@ def _docx_segments(document: Any, limits: Limits) -> Iterator[Segment]:
 
 
 def _table_units(packer: SegmentPacker, t: int, table: Any) -> Iterator[Segment]:
-    seen: set[Any] = set()  # the cells' XML elements (hashable by identity)
-    for r, row in enumerate(table.rows, start=1):
-        for c, cell in enumerate(row.cells, start=1):
-            if cell._tc in seen:  # a merged cell repeats across the grid
-                continue
-            seen.add(cell._tc)
+    yield from _cells_of(packer, f"table={t}", table._tbl, 0)
+
+
+def _cells_of(packer: SegmentPacker, where: str, tbl: Any, depth: int) -> Iterator[Segment]:
+    """Every cell element of a table once, by its own ``w:tc``: python-docx's
+    ``row.cells`` repeats a cell for each grid column it spans, and a span is
+    a number in the file (``gridSpan="2000000000"``: minutes per cell). ``col``
+    is the grid column the cell starts in (spans before it counted). Tables
+    nested in a cell are walked too (python-docx's ``cell.text`` leaves them
+    out), bounded by ``MAX_TABLE_NESTING``."""
+    from docx.table import _Cell
+
+    if depth > MAX_TABLE_NESTING:
+        raise Unscannable("archive-limit", f"expected tables nested at most "
+                                           f"{MAX_TABLE_NESTING} deep, found deeper")
+    for r, tr in enumerate(tbl.tr_lst, start=1):
+        col = 1
+        for tc in tr.tc_lst:
+            cell = _Cell(tc, None)
+            here = f"{where};row={r};col={col}"
             if cell.text.strip():
-                yield from packer.add(f"table={t};row={r};col={c}", cell.text + "\n")
+                yield from packer.add(here, cell.text + "\n")
+            for k, inner in enumerate(tc.tbl_lst, start=1):
+                yield from _cells_of(packer, f"{here};table={k}", inner, depth + 1)
+            col += _span(tc)
+
+
+def _span(tc: Any) -> int:
+    """The cell's grid span, within what Word itself allows (63 columns): the
+    locator stays a small position, never a number the file chose."""
+    try:
+        return min(max(int(tc.grid_span), 1), MAX_GRID_SPAN)
+    except ValueError:
+        return 1
