@@ -17,7 +17,7 @@ import pytest
 from daemon.config import load_config
 from daemon.scan.extract import extract_bytes
 from daemon.scan.segments import Segment
-from policies.errors import ConfigError
+from policies.errors import ConfigError, Unscannable
 from policies.loader import check
 
 
@@ -193,3 +193,13 @@ def test_docx_table_nested_in_a_cell_is_extracted() -> None:
     units = {loc: seg.text[off:].split("\n")[0] for seg in found for off, loc in seg.locators}
     assert units["table=1;row=1;col=1"] == "outer cell"
     assert units["table=1;row=1;col=1;table=1;row=1;col=2"] == "Bob 078-05-1120"
+
+
+def test_docx_tables_nested_past_the_bound_are_unscannable_not_skipped() -> None:
+    deep = ("cell = d.add_table(rows=1, cols=1).rows[0].cells[0]\n"
+            "for _ in range(20):\n"
+            "    cell = cell.add_table(rows=1, cols=1).rows[0].cells[0]\n"
+            "cell.text = 'deep 078-05-1120'\n")
+    with pytest.raises(Unscannable) as e:
+        segments(_docx(deep), "f.docx")
+    assert e.value.reason == "archive-limit"

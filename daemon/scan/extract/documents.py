@@ -119,10 +119,11 @@ def _docx_segments(document: Any, limits: Limits) -> Iterator[Segment]:
 
 
 def _table_units(packer: SegmentPacker, t: int, table: Any) -> Iterator[Segment]:
-    yield from _cells_of(packer, f"table={t}", table._tbl, 0)
+    yield from _cells_of(packer, f"table={t}", table, table._tbl, 0)
 
 
-def _cells_of(packer: SegmentPacker, where: str, tbl: Any, depth: int) -> Iterator[Segment]:
+def _cells_of(packer: SegmentPacker, where: str, table: Any, tbl: Any,
+              depth: int) -> Iterator[Segment]:
     """Every cell element of a table once, by its own ``w:tc``: python-docx's
     ``row.cells`` repeats a cell for each grid column it spans, and a span is
     a number in the file (``gridSpan="2000000000"``: minutes per cell). ``col``
@@ -137,12 +138,12 @@ def _cells_of(packer: SegmentPacker, where: str, tbl: Any, depth: int) -> Iterat
     for r, tr in enumerate(tbl.tr_lst, start=1):
         col = 1
         for tc in tr.tc_lst:
-            cell = _Cell(tc, None)
+            cell = _Cell(tc, table)  # the top table: the part its text resolves in
             here = f"{where};row={r};col={col}"
             if cell.text.strip():
                 yield from packer.add(here, cell.text + "\n")
             for k, inner in enumerate(tc.tbl_lst, start=1):
-                yield from _cells_of(packer, f"{here};table={k}", inner, depth + 1)
+                yield from _cells_of(packer, f"{here};table={k}", table, inner, depth + 1)
             col += _span(tc)
 
 
