@@ -203,3 +203,21 @@ def test_docx_tables_nested_past_the_bound_are_unscannable_not_skipped() -> None
     with pytest.raises(Unscannable) as e:
         segments(_docx(deep), "f.docx")
     assert e.value.reason == "archive-limit"
+
+
+def test_tar_member_name_that_is_not_utf8_is_percent_encoded_in_the_locator() -> None:
+    # tarfile keeps an undecodable name byte as a lone surrogate; in a locator
+    # it failed detection's and the inventory's UTF-8 encoding (found by hand
+    # through the harness's UTF-8 invariant, before the tar target's long run)
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT,
+                      encoding="latin-1") as tf:
+        info = tarfile.TarInfo("caf\xe9;1.txt")
+        info.size = 16
+        tf.addfile(info, io.BytesIO(b"ssn 078-05-1120\n"))
+    (seg,) = segments(buf.getvalue(), "bundle.tar")
+    assert seg.locator == "member=caf%E9%3B1.txt"
+    assert seg.text == "ssn 078-05-1120\n"
