@@ -56,6 +56,15 @@ def test_mail_header_the_typed_parser_rejects_is_kept_raw() -> None:
     assert any(s.text == "Body text.\n" for s in found)
 
 
+def test_mail_group_address_the_typed_parser_chokes_on_is_kept_raw() -> None:
+    # minimized by the dispatch target: b"From::;0\nContent-Type:\n\n" --
+    # the header registry raised AttributeError ('Group' has no 'local_part')
+    found = segments(b"From::;0\nTo: b@example.com\nContent-Type:\n\nhi\n", "m.eml")
+    assert [(s.locator, s.text) for s in found] == [
+        ("message=1;part=headers", "From: :;0\nTo: b@example.com\n"),
+        ("message=1;part=body", "hi\n")]
+
+
 def test_non_ascii_bytes_in_a_rejected_header_become_replacement_characters() -> None:
     # the raw value holds the byte as a lone surrogate (``\\udcff``): not UTF-8
     mail = b"From: a@example.com\nTo: b@example.com\nCc: B\xffob <\n\nx\n"
