@@ -230,3 +230,42 @@ def test_tar_member_name_that_is_not_utf8_is_percent_encoded_in_the_locator() ->
     (seg,) = segments(buf.getvalue(), "bundle.tar")
     assert seg.locator == "member=caf%E9%3B1.txt"
     assert seg.text == "ssn 078-05-1120\n"
+
+
+def _sqlite_image(*statements: str) -> bytes:
+    import sqlite3
+
+    con = sqlite3.connect(":memory:")
+    for sql in statements:
+        con.execute(sql)
+    con.commit()
+    image = con.serialize()
+    con.close()
+    return image
+
+
+def test_sqlite_schema_error_quoting_bytes_that_are_not_utf8_is_corrupt() -> None:
+    # the dispatch target's find (minimized to 8 KB of SQLite pages): the
+    # sqlite3 module decodes SQLite's error message, which quotes the broken
+    # schema, as strict UTF-8 -- UnicodeDecodeError instead of an error
+    image = _sqlite_image("CREATE TABLE contacts (id INTEGER, email TEXT)")
+    broken = image.replace(b"id INTEGER", b"\xce\xce INTEGER")
+    assert broken != image
+    with pytest.raises(Unscannable) as e:
+        segments(broken, "cache.sqlite")
+    assert e.value.reason == "corrupt" and "UnicodeDecodeError" in e.value.detail
+
+
+def test_sqlite_text_cell_that_is_not_utf8_is_scanned_with_replacement_characters() -> None:
+    image = _sqlite_image(
+        "CREATE TABLE people (name TEXT, note TEXT)",
+        "INSERT INTO people VALUES ('Alice', CAST(X'6361669120303738' AS TEXT) || ' ssn')")
+    (seg,) = segments(image, "cache.sqlite")
+    assert seg.text == "name: Alice\nnote: caf\ufffd 078 ssn\n"
+
+
+def test_sqlite_table_name_that_is_not_utf8_is_unscannable_with_a_reason() -> None:
+    image = _sqlite_image("CREATE TABLE cafX (v TEXT)", "INSERT INTO cafX VALUES ('x')")
+    with pytest.raises(Unscannable) as e:
+        segments(image.replace(b"cafX", b"caf\xe9"), "cache.sqlite")
+    assert e.value.reason == "extract-error" and "not UTF-8" in e.value.detail
