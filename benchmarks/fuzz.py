@@ -84,6 +84,7 @@ class Result:
     corpus: int | None = None
     slowest_s: float = 0.0
     restarts: int = 0
+    stalls: int = 0       # hang or OOM exits whose input replayed fast and small
     note: str = ""
 
     @property
@@ -248,7 +249,7 @@ def run_atheris(target: Target, work: Path, seconds: float, timeout: int, rss_mb
             proc.wait()
             result.note = "worker overran its time and was killed"
         result.seconds += _fuzzed_seconds(work)
-        _collect(result, work, proc.returncode, result.restarts)
+        _collect(result, work, proc.returncode, result.restarts, timeout, rss_mb)
         if proc.returncode == 0 or result.restarts >= MAX_RESTARTS:
             break
         result.restarts += 1
@@ -286,7 +287,8 @@ def _spawn(target: Target, work: Path, seconds: int, timeout: int, rss_mb: int, 
                                 preexec_fn=lambda: os.nice(nice))  # noqa: PLW1509
 
 
-def _collect(result: Result, work: Path, code: int, run: int) -> None:
+def _collect(result: Result, work: Path, code: int, run: int, timeout: int = 10,
+             rss_mb: int = 1024) -> None:
     log = (work / f"libfuzzer-{run}.log").read_text(errors="replace")
     stats = _merge_stats(result, work)
     final = _FINAL.findall(log)
@@ -294,17 +296,32 @@ def _collect(result: Result, work: Path, code: int, run: int) -> None:
     covs = _COV.findall(log)
     if covs:
         result.cov, result.ft = int(covs[-1][0]), int(covs[-1][1])
-    if code != 0:
-        kind = ("hang" if "libFuzzer: timeout" in log else
-                "oom" if "out-of-memory" in log else "libfuzzer")
-        artifacts = sorted(work.glob("crashes/*-*"), key=lambda p: p.stat().st_mtime)
-        art = str(artifacts[-1]) if artifacts else ""
-        sig = f"{kind}: " + _uncaught(log)
-        old = result.crashes.get(sig)
-        if old:
-            old.count += 1
-        else:
-            result.crashes[sig] = Crash(sig, kind, 1, art, _tail(log))
+    if code == 0:
+        return
+    kind = ("hang" if "libFuzzer: timeout" in log else
+            "oom" if "out-of-memory" in log else "libfuzzer")
+    written = re.findall(r"Test unit written to (\S+)", log)
+    art = written[-1] if written else ""
+    if kind in ("hang", "oom") and art and not _reproduces(result.target, art, timeout, rss_mb):
+        result.stalls += 1  # the machine stalled the worker: the input itself is fast
+        return
+    sig = f"{kind}: " + re.sub(r"\d+", "N", _uncaught(log))
+    old = result.crashes.get(sig)
+    if old:
+        old.count += 1
+    else:
+        result.crashes[sig] = Crash(sig, kind, 1, art, _tail(log))
+
+
+def _reproduces(target: str, path: str, timeout: int, rss_mb: int) -> bool:
+    """Replay one input in a fresh process under the same limits."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--replay", target, path,
+           "--timeout", str(timeout), "--rss-mb", str(rss_mb)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout * 3 + 60, check=False)
+    except subprocess.TimeoutExpired:
+        return True
+    return done.returncode != 0
 
 
 def _merge_stats(result: Result, work: Path) -> int:
@@ -485,6 +502,9 @@ def table(results: list[Result]) -> str:
         for c in r.crashes.values():
             rows.append(f"  {r.target}: {c.kind} x{c.count} {c.signature}\n"
                         f"      {c.message}\n      input: {c.file}")
+        if r.stalls:
+            rows.append(f"  {r.target}: {r.stalls} hang/OOM exit(s) not reproduced on replay "
+                        "(the machine stalled the worker; not counted as crashes)")
         if r.note:
             rows.append(f"  {r.target}: {r.note}")
     return "\n".join(rows)
@@ -525,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{t.name:<9} {t.what}")
         return 0
     if a.replay:
+        limit_memory(2 * a.rss_mb)
         return replay(TARGETS[a.replay[0]], a.replay[1:], a.timeout)
     if a.minimize:
         minimize(TARGETS[a.minimize[0]], Path(a.minimize[1]), a.timeout)

@@ -117,3 +117,22 @@ def test_atheris_engine_reports_executions_and_coverage(tmp_path: Path) -> None:
     assert result.crashes == {}, fuzz.table([result])
     assert result.executions > 100 and result.seconds >= 1.5
     assert result.cov and result.cov > 50 and result.corpus and result.corpus >= 4
+
+
+def test_a_hang_exit_whose_input_replays_fast_is_a_stall_not_a_crash(tmp_path: Path) -> None:
+    unit = tmp_path / "timeout-1"
+    unit.write_bytes(b"a,b\n1,2\n")
+    (tmp_path / "libfuzzer-0.log").write_text(
+        f"==1== ERROR: libFuzzer: timeout after 15 seconds\nTest unit written to {unit}\n")
+    result = fuzz.Result("csv", "atheris")
+    fuzz._collect(result, tmp_path, 70, 0, timeout=10, rss_mb=1024)
+    assert (result.stalls, result.crashes) == (1, {})
+
+
+def test_a_worker_dying_otherwise_is_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "libfuzzer-0.log").write_text(
+        "==1== ERROR: libFuzzer: deadly signal\nTest unit written to /x/crash-1\n")
+    result = fuzz.Result("csv", "atheris")
+    fuzz._collect(result, tmp_path, 1, 0)
+    (crash,) = result.crashes.values()
+    assert crash.kind == "libfuzzer" and crash.file == "/x/crash-1"
