@@ -167,7 +167,7 @@ def atheris_missing() -> str | None:
     try:
         import atheris  # noqa: F401
     except ImportError as e:
-        return f"atheris is not installed ({e.name}); pip install 'atheris>=2.3,<4'"
+        return f"atheris is not installed ({e.name}); pip install 'atheris>=3.0,<4'"
     return None
 
 
@@ -190,6 +190,8 @@ def worker(name: str, work: Path, seconds: int, timeout: int, rss_mb: int, as_mb
         t0 = time.perf_counter()
         try:
             target.run(data)
+        except MemoryError as e:  # the address-space limit
+            tally.record(e, data, "oom")
         except Exception as e:  # noqa: BLE001 - every undocumented exception is a finding
             tally.record(e, data)
         tally.ran(time.perf_counter() - t0)
