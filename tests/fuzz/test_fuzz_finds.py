@@ -269,3 +269,66 @@ def test_sqlite_table_name_that_is_not_utf8_is_unscannable_with_a_reason() -> No
     with pytest.raises(Unscannable) as e:
         segments(image.replace(b"cafX", b"caf\xe9"), "cache.sqlite")
     assert e.value.reason == "extract-error" and "not UTF-8" in e.value.detail
+
+
+def _tar_with_size_field(field: bytes) -> bytes:
+    """A real one-member tar (tarfile wrote it) whose header's size field is
+    replaced by ``field``, checksum recomputed."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        info = tarfile.TarInfo("notes.txt")
+        info.size = 16
+        tf.addfile(info, io.BytesIO(b"ssn 078-05-1120\n"))
+    head = bytearray(buf.getvalue())
+    head[124:136] = field
+    head[148:156] = b" " * 8
+    head[148:156] = b"%06o\x00 " % sum(head[:512])
+    return bytes(head)
+
+
+@pytest.mark.parametrize("field", [
+    b"\x80" + b"\x80" * 11,          # GNU base-256: about 2**87 bytes (the fuzz find)
+    b"77777777777\x00",              # octal: 8 GiB in a 10 KB file
+])
+def test_tar_member_declaring_more_bytes_than_the_archive_is_corrupt_at_once(
+        field: bytes) -> None:
+    # tarfile skips a stream forward to the next header one block per loop:
+    # the 2**87 size spun for ever (the tar target's hang, 15 of its inputs)
+    data = _tar_with_size_field(field)
+    t0 = time.monotonic()
+    with pytest.raises(Unscannable) as e:
+        segments(data, "bundle.tar")
+    assert e.value.reason == "corrupt" and "more bytes than the archive" in e.value.detail
+    assert time.monotonic() - t0 < 60
+
+
+def test_tar_member_of_the_size_it_declares_is_still_read() -> None:
+    (seg,) = segments(_tar_with_size_field(b"%011o\x00" % 16), "bundle.tar")
+    assert seg.text == "ssn 078-05-1120\n"
+
+
+# Headers the tar target produced (minimized, ustar magic put back so that
+# dispatch sees a tar, checksums fixed) on which tarfile's own parsing
+# indexes past a field: IndexError, now corrupt.
+TAR_INDEX_ERRORS = [
+    ("eNrLyy9JLdYrqShhAANGBhoBAyAwMzEB00CAThsYmBsh2IYGxsamDAogbMBAY1BaXJJYxADCBjS3a5ACx5zM"
+     "5FQF14rE3IKcVB2F4GA/BQNzS10DU11DQyMDHYVEkLxeKkTeAUrrJefnMnDRJq0YGpkbGDMojLyYACdGBQWG"
+     "kZ0QDQyNTYwNGaAJ0QKeEPPAZRWlhcsA5fI81IJ2sCQnALmqPp8="),
+    ("eNrLL0kt1iupKGEAA0YGGgEDIDAzMQHTQIBOGxiYGyHYBoYGhmZmDAqTGRQMGGgNSotLEosYgMiA9nbRCChQ"
+     "pt0xJzM5VcG1IjG3ICdVRyE42E/BwNxS18BU19DQyEBHIREkr5cKkXeA0nrJ+bkMXDRKLIZG5gbGlHprCAJw"
+     "WlQYef5GS4jA3G9uZMKgAE6IFvCEmJcPKqsoLlyQNBZnVqXawnnJdPMoxCfwUpdmJa6xkQ2RgWJAbvFHVJL9"
+     "TyIYYukWn1cg1csgqFtAqRsA7MeX8g=="),
+]
+
+
+@pytest.mark.parametrize("packed", TAR_INDEX_ERRORS)
+def test_tar_header_tarfile_indexes_past_is_corrupt(packed: str) -> None:
+    import base64
+    import zlib
+
+    with pytest.raises(Unscannable) as e:
+        segments(zlib.decompress(base64.b64decode(packed)), "bundle.tar")
+    assert e.value.reason == "corrupt" and "IndexError" in e.value.detail
