@@ -13,7 +13,8 @@ silently means something else is a security bug:
   strings: the "Norway problem"); ``1:30`` is a string, not 90;
 * duplicate keys are errors naming both lines (PyYAML keeps the last one);
 * merge keys (``<<``) are rejected: a reviewer must see every key where it applies;
-* a file holds exactly one document.
+* a file holds exactly one document;
+* at most ``MAX_VALUES`` values per file, counted after aliases are expanded.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ LocatedError = TypeVar("LocatedError", PolicyError, ConfigError)
 PathKey = tuple[str | int, ...]
 
 _SHOWN_VALUE_MAX = 40
+# Aliases are expanded into plain values, so ten nested aliases of ten make a
+# file of 500 bytes worth 10^10 values ("billion laughs"); a real policy or
+# configuration holds a few thousand.
+MAX_VALUES = 100_000
 
 
 class _Resolver(yaml.resolver.BaseResolver):
@@ -162,7 +167,10 @@ def load_yaml_text(
 ) -> tuple[Any, LineMap]:
     """Like :func:`load_yaml_with_lines` for text already in memory."""
     lines = LineMap(name)
-    loader = LineLoader(text)
+    try:
+        loader = LineLoader(text)  # rejects characters YAML does not allow, before parsing
+    except yaml.reader.ReaderError as e:
+        raise _unprintable(e, text, name, error) from e
     try:
         node = loader.get_single_node()
         if node is None:
@@ -173,6 +181,8 @@ def load_yaml_text(
         line = mark.line + 1 if mark else None
         problem = e.problem or e.context or "invalid YAML"
         raise error(f"YAML syntax error: {problem}", file=name, line=line) from e
+    except yaml.reader.ReaderError as e:
+        raise _unprintable(e, text, name, error) from e
     except yaml.YAMLError as e:
         raise error(f"YAML error: {e}", file=name) from e
     finally:
@@ -180,11 +190,24 @@ def load_yaml_text(
     return data, lines
 
 
+def _unprintable(e: yaml.reader.ReaderError, text: str, name: str,
+                 error: type[LocatedError]) -> LocatedError:
+    """A control character YAML does not allow (a NUL, an escape): where it is,
+    by code point only."""
+    line = text.count("\n", 0, max(e.position, 0)) + 1
+    return error(f"YAML syntax error: character U+{e.character:04X} is not allowed in YAML",
+                 file=name, line=line)
+
+
 def _build(
     loader: LineLoader, node: yaml.Node, path: PathKey, lines: LineMap,
     error: type[LocatedError], active: set[int],
 ) -> Any:
     lines.value_lines.setdefault(path, node.start_mark.line + 1)
+    if len(lines.value_lines) > MAX_VALUES:
+        raise error(f"expected at most {MAX_VALUES} values in one file, found more (aliases "
+                    "of aliases multiply: write the values out)",
+                    file=lines.file, line=_key_line(lines, path, node.start_mark.line + 1))
     if isinstance(node, yaml.ScalarNode):
         lines.scalars.add(path)
         return loader.construct_object(node, deep=True)
@@ -201,6 +224,15 @@ def _build(
         active.discard(id(node))
     raise error(f"unsupported YAML node {node.tag}", file=lines.file,
                 line=node.start_mark.line + 1)
+
+
+def _key_line(lines: LineMap, path: PathKey, default: int) -> int:
+    """The line of the innermost key on ``path`` (where an alias is used, not
+    where its anchor is)."""
+    for n in range(len(path), 0, -1):
+        if path[:n] in lines.key_lines:
+            return lines.key_lines[path[:n]]
+    return default
 
 
 def _build_mapping(

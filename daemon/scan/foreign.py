@@ -17,16 +17,15 @@ with its public path.
 * zip ratio while inflating (``extract/archives.py``): ``ZipExtFile``'s
   ``_compress_left`` and ``_decompressor``. Public path: the declared
   compressed size (the ratio check comes at the member's end).
-* merged DOCX cells (``extract/documents.py``): python-docx ``_Cell._tc``.
-  Public path: no de-duplication (a merged cell's text read once per grid
-  cell: repeated, never missed).
 * offline public-suffix list (``detect.py``, ``lean.py``): the module global
   ``tldextract.tldextract.TLD_EXTRACTOR``, ``tldextract.remote.lenient_netloc``.
   Public path: the environment variable alone; e-mail verdicts cached per
   matched string.
 
-watchdog's ``_watches`` (``daemon/service.py``) is not here yet: that module
-is being restructured separately.
+DOCX tables (``extract/documents.py``) are walked by python-docx's XML
+element classes' public names (each ``w:tc`` once, whatever its grid span),
+and the daemon's watcher (``daemon/node/watch.py``) uses watchdog's public
+API only: neither has anything here.
 
 Presidio's own seams are used where it has them: the context rule is a
 ``ContextAwareEnhancer`` (``fastcontext.FastContextEnhancer``) and the phone
@@ -47,7 +46,6 @@ Version = tuple[int, ...]
 TESTED: dict[str, tuple[Version, Version]] = {
     "phonenumbers": ((8, 13), (10,)),
     "tldextract": ((5,), (6,)),
-    "python-docx": ((1, 1), (2,)),
 }
 """Distribution -> [lowest, highest) release its private names were tested with."""
 TESTED_PYTHON: tuple[Version, Version] = ((3, 11), (3, 14))
@@ -164,19 +162,6 @@ def zip_consumed(raw: IO[bytes], compress_size: int) -> Callable[[], int]:
         tail = getattr(getattr(raw, "_decompressor", None), "unconsumed_tail", b"")
         return compress_size - int(getattr(raw, "_compress_left", 0)) - len(tail)
     return consumed
-
-
-# --------------------------------------------------------------------------- python-docx
-
-_DOCX_TESTED = tested("python-docx")
-
-
-def docx_cell_identity(cell: Any) -> object:
-    """What two grid cells of one merged cell share (its XML element), or,
-    outside the tested python-docx range, the cell object itself (a merged
-    cell's text is then read once per grid cell: repeated, never missed)."""
-    element = getattr(cell, "_tc", None) if _DOCX_TESTED else None
-    return cell if element is None else element
 
 
 # --------------------------------------------------------------------------- tldextract

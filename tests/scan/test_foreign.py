@@ -30,7 +30,6 @@ def test_version_gates() -> None:
     assert not foreign.tested("phonenumbers", "8.12.9")
     assert not foreign.tested("phonenumbers", "10.0.0")
     assert not foreign.tested("tldextract", "6.0.0")
-    assert foreign.tested("python-docx", "1.2.0")
 
 
 def _phones(recognizer: pii.CandidatePhoneRecognizer, text: str) -> set[tuple[int, int]]:
@@ -98,16 +97,6 @@ def test_zip_ratio_fallback_extracts_the_same(monkeypatch: pytest.MonkeyPatch) -
 
 def test_zip_consumed_without_private_names_is_the_declared_size() -> None:
     assert foreign.zip_consumed(io.BytesIO(b""), 123)() == 123
-
-
-def test_docx_cell_identity_outside_the_tested_range(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Cell:
-        _tc = object()
-
-    cell = Cell()
-    assert foreign.docx_cell_identity(cell) is Cell._tc
-    monkeypatch.setattr(foreign, "_DOCX_TESTED", False)
-    assert foreign.docx_cell_identity(cell) is cell
 
 
 def test_tldextract_outside_the_tested_range(monkeypatch: pytest.MonkeyPatch) -> None:

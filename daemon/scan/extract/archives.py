@@ -40,9 +40,10 @@ from scratchwarden.errors import Unscannable
 
 Result = tuple[str, Iterator[Segment]]
 Recurse = Callable[[Input, Ctx], Result]
-# What stdlib decompressors raise on damaged input.
+# What stdlib decompressors raise on damaged input (tarfile's header parsing
+# indexes past short fields: IndexError, found fuzzing).
 _DAMAGE = (zipfile.BadZipFile, gzip.BadGzipFile, tarfile.TarError, zlib.error, EOFError,
-           OSError, ValueError, NotImplementedError)
+           OSError, ValueError, NotImplementedError, IndexError)
 
 
 class _Metered:
@@ -126,7 +127,8 @@ def extract_zip(inp: Input, ctx: Ctx, recurse: Recurse) -> Result:
         f.seek(0)
         return extract_docx(f, ctx)
     _check_depth(ctx)
-    infos = [i for i in zf.infolist() if not i.is_dir()]
+    # not ``ZipInfo.is_dir()``: it indexes the name, and a member's name may be empty
+    infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
     for info in infos:
         ctx.budget.add_member()
         if info.flag_bits & 0x1:
@@ -200,12 +202,22 @@ def extract_tar(inp: Input, ctx: Ctx, recurse: Recurse) -> Result:
         tf = tarfile.open(fileobj=inp.reader(), mode="r|")  # type: ignore[call-overload]
     except _DAMAGE as e:
         raise _damaged("tar", e) from e
-    return MIME["tar"], _guarded("tar", _tar_members(tf, ctx, recurse))
+    # A tar holds at most its own bytes; a stream (a tar in a gzip) at most
+    # what the archive bounds let be inflated.
+    end = inp.size if inp.size is not None else ctx.limits.max_archive_total_bytes
+    return MIME["tar"], _guarded("tar", _tar_members(tf, ctx, recurse, end))
 
 
-def _tar_members(tf: tarfile.TarFile, ctx: Ctx, recurse: Recurse) -> Iterator[Segment]:
+def _tar_members(tf: tarfile.TarFile, ctx: Ctx, recurse: Recurse,
+                 end: int) -> Iterator[Segment]:
     with tf:
         for member in tf:
+            # The next header is at the offset the sizes declare, and a stream
+            # is skipped forward to it one block at a time: a size of 2^90
+            # (base-256 or pax) spun that loop forever. Past the end: corrupt.
+            if tf.offset > end:
+                raise Unscannable("corrupt", "tar member declares more bytes than the "
+                                             "archive holds")
             ctx.budget.add_member()
             if not member.isfile():
                 continue

@@ -19,11 +19,12 @@ from typing import IO, Any
 from daemon.scan.extract.segmenting import SegmentPacker
 from daemon.scan.extract.sniff import MIME
 from daemon.scan.extract.source import Ctx, Input
-from daemon.scan.foreign import docx_cell_identity
 from daemon.scan.segments import Limits, Segment
 from scratchwarden.errors import ScratchwardenError, Unscannable
 
 Result = tuple[str, Iterator[Segment]]
+MAX_TABLE_NESTING = 16
+MAX_GRID_SPAN = 63
 
 
 def extract_pdf(inp: Input, ctx: Ctx) -> Result:
@@ -113,8 +114,9 @@ def _docx_segments(document: Any, limits: Limits) -> Iterator[Segment]:
     try:
         for n, para in enumerate(document.paragraphs, start=1):
             yield from packer.add(f"paragraph={n}", para.text + "\n")
-        for t, table in enumerate(document.tables, start=1):
-            yield from _table_units(packer, t, table)
+        # the body's w:tbl elements: the list python-docx builds ``document.tables`` from
+        for t, tbl in enumerate(document.element.body.tbl_lst, start=1):
+            yield from _cells_of(packer, f"table={t}", tbl, 0)
         for s, section in enumerate(document.sections, start=1):
             for part, where in ((section.header, "header"), (section.footer, "footer")):
                 text = "\n".join(p.text for p in part.paragraphs if p.text)
@@ -126,13 +128,41 @@ def _docx_segments(document: Any, limits: Limits) -> Iterator[Segment]:
     yield from packer.flush()
 
 
-def _table_units(packer: SegmentPacker, t: int, table: Any) -> Iterator[Segment]:
-    seen: set[Any] = set()  # the cells' XML elements (hashable by identity)
-    for r, row in enumerate(table.rows, start=1):
-        for c, cell in enumerate(row.cells, start=1):
-            key = docx_cell_identity(cell)
-            if key in seen:  # a merged cell repeats across the grid
-                continue
-            seen.add(key)
-            if cell.text.strip():
-                yield from packer.add(f"table={t};row={r};col={c}", cell.text + "\n")
+def _cells_of(packer: SegmentPacker, where: str, tbl: Any, depth: int) -> Iterator[Segment]:
+    """Every cell element of a table once, by its own ``w:tc``: python-docx's
+    ``row.cells`` repeats a cell for each grid column it spans, and a span is
+    a number in the file (``gridSpan="2000000000"``: minutes per cell). ``col``
+    is the grid column the cell starts in (spans before it counted). Tables
+    nested in a cell are walked too (python-docx's ``cell.text`` leaves them
+    out), bounded by ``MAX_TABLE_NESTING``. Read through python-docx's XML
+    element classes by their public names (``tr_lst``, ``tc_lst``, ``p_lst``,
+    ``tbl_lst``, ``grid_span``): no private name, so nothing for
+    ``daemon/scan/foreign.py`` to fence."""
+    if depth > MAX_TABLE_NESTING:
+        raise Unscannable("archive-limit", f"expected tables nested at most "
+                                           f"{MAX_TABLE_NESTING} deep, found deeper")
+    for r, tr in enumerate(tbl.tr_lst, start=1):
+        col = 1
+        for tc in tr.tc_lst:
+            text = _cell_text(tc)
+            here = f"{where};row={r};col={col}"
+            if text.strip():
+                yield from packer.add(here, text + "\n")
+            for k, inner in enumerate(tc.tbl_lst, start=1):
+                yield from _cells_of(packer, f"{here};table={k}", inner, depth + 1)
+            col += _span(tc)
+
+
+def _cell_text(tc: Any) -> str:
+    """A cell's text as python-docx's ``_Cell.text`` reads it: its own
+    paragraphs' text, one per line (nested tables' text is not in it)."""
+    return "\n".join(p.text for p in tc.p_lst)
+
+
+def _span(tc: Any) -> int:
+    """The cell's grid span, within what Word itself allows (63 columns): the
+    locator stays a small position, never a number the file chose."""
+    try:
+        return min(max(int(tc.grid_span), 1), MAX_GRID_SPAN)
+    except ValueError:
+        return 1

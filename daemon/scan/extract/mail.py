@@ -98,9 +98,16 @@ def _message_segments(raw: bytes, n: int, ctx: Ctx, recurse: Recurse) -> Iterato
 def _header_values(msg: Message, name: str) -> list[str]:
     try:
         return [str(v) for v in msg.get_all(name, [])]
-    except (ValueError, TypeError, IndexError, LookupError):
-        # The typed header parser gave up on a malformed value: keep it raw.
-        return [str(v) for v in msg.get_all(name, []) if isinstance(v, str)]
+    except Exception:  # noqa: BLE001 - hostile input: the typed parser fails in many ways
+        # It gave up on a malformed value (IndexError, AttributeError... seen
+        # fuzzing): keep it raw (``raw_items``: ``get_all`` would parse again).
+        return [_unescaped(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+
+
+def _unescaped(raw: str) -> str:
+    """A raw header value with the bytes that were not ASCII (kept by the
+    parser as lone surrogates) as U+FFFD, one for one."""
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _leaves(msg: Message, ctx: Ctx) -> Iterator[Message]:

@@ -217,12 +217,21 @@ def _read_exactly(stream: Readable, n: int) -> bytes:
 
 
 def escape_locator_part(name: str) -> str:
-    """Member and attachment names go into locators: keep them on one line and
-    free of the ``;`` separator (percent-encoded), nothing else changes."""
+    """Member and attachment names go into locators: keep them on one line,
+    free of the ``;`` separator and encodable as UTF-8 (percent-encoded; a
+    byte that was not UTF-8, which tarfile and email keep as a lone
+    surrogate, as itself: ``caf%E9.txt``), nothing else changes."""
     out = []
     for ch in name:
-        if ch in "%;" or ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+        if ch in "%;" or ord(ch) < 0x20 or ord(ch) == 0x7F or "\ud800" <= ch <= "\udfff":
+            out.append("".join(f"%{b:02X}" for b in _raw(ch)))
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _raw(ch: str) -> bytes:
+    try:
+        return ch.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return ch.encode("utf-8", "surrogatepass")

@@ -46,7 +46,7 @@ def extract_sqlite(inp: Input, ctx: Ctx) -> Result:
         del data
         _harden(con)
         tables = _tables(con, ctx.limits)
-    except sqlite3.Error as e:
+    except (sqlite3.Error, UnicodeDecodeError) as e:  # an error message quoting bad bytes
         con.close()
         raise Unscannable("corrupt", f"SQLite database does not open ({type(e).__name__})") from e
     except BaseException:
@@ -72,17 +72,30 @@ def _harden(con: sqlite3.Connection) -> None:
         return 1 if calls > MAX_PROGRESS_CALLS else 0
 
     con.set_progress_handler(progress, PROGRESS_STEP)
+    # TEXT that is not UTF-8 is stored as is; the default decoding raised on
+    # the first such cell and the whole database went unscanned
+    con.text_factory = _lenient
     con.execute("PRAGMA trusted_schema = OFF")
     con.execute("PRAGMA query_only = ON")
 
 
+def _lenient(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
 def _tables(con: sqlite3.Connection, limits: Limits) -> list[str]:
     rows = con.execute(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY rowid LIMIT ?", (limits.max_sqlite_tables + 1,)).fetchall()
+        "SELECT name, CAST(name AS BLOB) FROM sqlite_schema WHERE type = 'table' "
+        "AND name NOT LIKE 'sqlite_%' ORDER BY rowid LIMIT ?",
+        (limits.max_sqlite_tables + 1,)).fetchall()
     if len(rows) > limits.max_sqlite_tables:
         raise Unscannable("too-large", f"expected at most {limits.max_sqlite_tables} tables, "
                                        "found more")
+    for _, raw in rows:
+        if isinstance(raw, bytes) and _lenient(raw).encode("utf-8") != raw:
+            # SQL names are UTF-8 text: such a table cannot be selected from
+            raise Unscannable("extract-error", "a SQLite table name is not UTF-8; "
+                                               "its rows cannot be read")
     return [str(r[0]) for r in rows]
 
 
@@ -98,7 +111,7 @@ def _table_segments(con: sqlite3.Connection, tables: list[str],
     except sqlite3.OperationalError as e:
         raise Unscannable("extract-error", "SQLite sampling stopped (work bound or "
                                            f"unreadable table: {type(e).__name__})") from e
-    except sqlite3.Error as e:
+    except (sqlite3.Error, UnicodeDecodeError) as e:
         raise Unscannable("corrupt", f"SQLite table does not read ({type(e).__name__})") from e
     finally:
         con.close()

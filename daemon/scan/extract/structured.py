@@ -100,7 +100,8 @@ def _json_segments(doc: Any, limits: Limits, text: str) -> Iterator[Segment]:
     index = LineIndex(text)
     leaves = list(_leaves(doc, "$"))
     book = _book(leaves, limits)
-    yield from packer.add_all_anchored(_json_units(leaves, tokens, text, index, book))
+    yield from packer.add_all_anchored(_json_units(leaves, tokens, text, index, book,
+                                                   surrogates=_escapes_surrogate(text)))
     yield from packer.flush()
 
 
@@ -119,11 +120,13 @@ def _book(leaves: Iterable[tuple[str, str | None, Any]], limits: Limits) -> Colu
 
 
 def _json_units(leaves: Iterable[tuple[str, str | None, Any]], tokens: dict[str, tuple[int, int]],
-                text: str, index: LineIndex, book: ColumnBook | None, prefix: str = ""
-                ) -> Iterator[Unit]:
-    """``(locator, unit text, anchors, known)`` of each scalar."""
+                text: str, index: LineIndex, book: ColumnBook | None, prefix: str = "",
+                surrogates: bool = False) -> Iterator[Unit]:
+    """``(locator, unit text, anchors, known)`` of each scalar. ``surrogates``:
+    the text writes a surrogate escape, so units get ``_utf8_line``."""
+    line = _utf8_line if surrogates else _line
     for path, key, value in leaves:
-        unit = _line(key, value)
+        unit = line(key, value)
         token = tokens.get(path)
         anchors = [] if token is None else json_value_anchors(
             len(unit) - len(str(value)) - 1, value, token, text, index)
@@ -139,6 +142,21 @@ def _known(book: ColumnBook | None, column: str, unit: str, value: Any) -> list[
     return [(start, end, verdict.entity, verdict.score)]
 
 
+# ``"\ud800"`` parses to a lone surrogate, which is not UTF-8: detection (re2),
+# the inventory and the exports would fail on it. Such text gets U+FFFD, one
+# for one (offsets stay put); only documents that write such an escape pay.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escapes_surrogate(text: str) -> bool:
+    return _SURROGATE_ESCAPE.search(text) is not None
+
+
+def _utf8_line(key: str | None, value: Any) -> str:
+    return _SURROGATE.sub("\ufffd", _line(key, value))
+
+
 def _ndjson_segments(lines: Iterable[str], limits: Limits) -> Iterator[Segment]:
     """NDJSON records; the first ``SAMPLE`` parsed records classify the columns."""
     packer = SegmentPacker(limits)
@@ -152,7 +170,8 @@ def _ndjson_segments(lines: Iterable[str], limits: Limits) -> Iterator[Segment]:
                                   runs(0, line.rstrip("\n"), 0, index))
             continue
         yield from packer.add_all_anchored(_json_units(
-            _leaves(doc, "$"), json_scalar_tokens(line), line, index, book, prefix=f"line={n};"))
+            _leaves(doc, "$"), json_scalar_tokens(line), line, index, book, prefix=f"line={n};",
+            surrogates=_escapes_surrogate(line)))
     yield from packer.flush()
 
 
