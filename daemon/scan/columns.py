@@ -90,12 +90,15 @@ def luhn(digits: str) -> bool:
 
 def is_card(v: str) -> bool:
     digits = v.replace(" ", "").replace("-", "")
-    return digits.isdigit() and 13 <= len(digits) <= 19 and luhn(digits)
+    return digits.isascii() and digits.isdigit() and 13 <= len(digits) <= 19 and luhn(digits)
 
 
 def is_iban(v: str) -> bool:
     s = v.replace(" ", "").upper()
-    if not (15 <= len(s) <= 34 and s[:2].isalpha() and s[2:4].isdigit() and s.isalnum()):
+    # ASCII only: str.isalnum/isdigit admit letters and digits of any script
+    # ("Ã", "²"), which int(c, 36) refuses
+    if not (15 <= len(s) <= 34 and s.isascii() and s[:2].isalpha() and s[2:4].isdigit()
+            and s.isalnum()):
         return False
     moved = s[4:] + s[:4]
     return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1

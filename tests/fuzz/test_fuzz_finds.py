@@ -72,6 +72,22 @@ def test_non_ascii_bytes_in_a_rejected_header_become_replacement_characters() ->
     assert "Cc: B\ufffdob <\n" in headers.text
 
 
+@pytest.mark.parametrize("bad", ["GB82WEST123456987\u00c3\u00c32", "GB82WEST1234569876543\u00b2",
+                                 "4111 1111 1111 \u00b2111"])
+def test_a_non_ascii_digit_in_a_classified_column_is_not_a_crash(bad: str) -> None:
+    # the json target's find after the merge with column classification:
+    # str.isalnum/isdigit admit "\u00c3" and "\u00b2", which the IBAN and card
+    # checks' int() refused, and one such cell made the whole export
+    # unscannable (internal-error): its other cells were never scanned
+    import json
+
+    rows = [{"iban": "GB82 WEST 1234 5698 7654 32", "card": "4111 1111 1111 1111",
+             "email": f"ann{i}@example.com"} for i in range(8)]
+    rows.append({"iban": bad, "card": bad, "email": "bob@example.com"})
+    found = segments(json.dumps({"users": rows}).encode(), "export.json")
+    assert any("bob@example.com" in seg.text for seg in found)
+
+
 def test_json_lone_surrogate_escape_becomes_a_replacement_character() -> None:
     # ``json.loads`` keeps ``\ud800`` as a lone surrogate: re2 (detection) and
     # the inventory cannot encode it, so the whole file failed to scan
